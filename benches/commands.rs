@@ -1,0 +1,2 @@
+//! Command API benchmark (written below).
+fn main() {}
