@@ -61,8 +61,14 @@ SELECT global_position, transaction_id::text::bigint AS transaction_id, stream_v
 /// Errors: [`StoreError::VersionConflict`] when the stream moved on, [`StoreError::DuplicateCommand`]
 /// (with the first result) when the command id was applied before.
 #[tracing::instrument(skip_all, fields(stream.id = %request.stream_id, events.count = request.events.len()))]
-pub async fn append(pool: &PgPool, request: AppendRequest<'_>) -> Result<AppendOutcome, StoreError> {
-    assert!(!request.events.is_empty(), "append needs at least one event");
+pub async fn append(
+    pool: &PgPool,
+    request: AppendRequest<'_>,
+) -> Result<AppendOutcome, StoreError> {
+    assert!(
+        !request.events.is_empty(),
+        "append needs at least one event"
+    );
     let chained = chain(&request);
     let row = sqlx::query(APPEND_SQL)
         .bind(request.stream_type)
@@ -85,19 +91,30 @@ pub async fn append(pool: &PgPool, request: AppendRequest<'_>) -> Result<AppendO
         .bind(&request.result)
         .fetch_optional(pool)
         .await;
-    let conflict = || StoreError::VersionConflict { stream_id: request.stream_id, expected_version: request.expected_version };
+    let conflict = || StoreError::VersionConflict {
+        stream_id: request.stream_id,
+        expected_version: request.expected_version,
+    };
     let row = match row {
         Ok(Some(row)) => row,
         Ok(None) => return Err(conflict()),
-        Err(error) => return Err(classify(pool, error, request.metadata.command_id, conflict).await),
+        Err(error) => {
+            return Err(classify(pool, error, request.metadata.command_id, conflict).await)
+        }
     };
     let stored = StoredResult {
         stream_id: request.stream_id,
         last_version: row.try_get::<i64, _>("stream_version")? as u64,
-        cursor: Cursor { transaction_id: row.try_get("transaction_id")?, global_position: row.try_get("global_position")? },
+        cursor: Cursor {
+            transaction_id: row.try_get("transaction_id")?,
+            global_position: row.try_get("global_position")?,
+        },
         result: request.result,
     };
-    Ok(AppendOutcome { stored, last_hash: chained.last_hash })
+    Ok(AppendOutcome {
+        stored,
+        last_hash: chained.last_hash,
+    })
 }
 
 struct Chained {
@@ -148,8 +165,16 @@ fn chain(request: &AppendRequest<'_>) -> Chained {
     chained
 }
 
-async fn classify(pool: &PgPool, error: sqlx::Error, command_id: Uuid, conflict: impl Fn() -> StoreError) -> StoreError {
-    let constraint = error.as_database_error().and_then(|db| db.constraint()).map(str::to_owned);
+async fn classify(
+    pool: &PgPool,
+    error: sqlx::Error,
+    command_id: Uuid,
+    conflict: impl Fn() -> StoreError,
+) -> StoreError {
+    let constraint = error
+        .as_database_error()
+        .and_then(|db| db.constraint())
+        .map(str::to_owned);
     match constraint.as_deref() {
         Some("events_stream_version_key") => conflict(),
         Some("events_ticket_number_idx") => StoreError::DuplicateTicketNumber,
@@ -163,7 +188,10 @@ async fn classify(pool: &PgPool, error: sqlx::Error, command_id: Uuid, conflict:
 }
 
 /// The result of an already applied command, if any.
-pub async fn processed_command(pool: &PgPool, command_id: Uuid) -> Result<Option<StoredResult>, StoreError> {
+pub async fn processed_command(
+    pool: &PgPool,
+    command_id: Uuid,
+) -> Result<Option<StoredResult>, StoreError> {
     let row = sqlx::query(
         "SELECT stream_id, last_version, last_position, last_transaction_id::text::bigint AS tx, result \
          FROM processed_commands WHERE command_id = $1",
@@ -175,7 +203,10 @@ pub async fn processed_command(pool: &PgPool, command_id: Uuid) -> Result<Option
     Ok(Some(StoredResult {
         stream_id: row.try_get("stream_id")?,
         last_version: row.try_get::<i64, _>("last_version")? as u64,
-        cursor: Cursor { transaction_id: row.try_get("tx")?, global_position: row.try_get("last_position")? },
+        cursor: Cursor {
+            transaction_id: row.try_get("tx")?,
+            global_position: row.try_get("last_position")?,
+        },
         result: row.try_get("result")?,
     }))
 }

@@ -52,6 +52,9 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_depth_and_whitespace_is_dropped() {
         let value = json!({"b": 1, "a": {"z": [1, {"y": "ä", "x": null}], "c": true}});
-        assert_eq!(canonical(value), r#"{"a":{"c":true,"z":[1,{"x":null,"y":"ä"}]},"b":1}"#);
+        assert_eq!(
+            canonical(value),
+            r#"{"a":{"c":true,"z":[1,{"x":null,"y":"ä"}]},"b":1}"#
+        );
     }
 }

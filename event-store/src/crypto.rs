@@ -43,8 +43,12 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// Parses the base64 form used in the configuration.
     pub fn from_base64(text: &str) -> Result<Self, StoreError> {
-        let bytes = BASE64.decode(text.trim()).map_err(|_| StoreError::Crypto("master key is not base64".into()))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Crypto("master key must be 32 bytes".into()))?;
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|_| StoreError::Crypto("master key is not base64".into()))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| StoreError::Crypto("master key must be 32 bytes".into()))?;
         Ok(Self(bytes))
     }
 
@@ -68,7 +72,9 @@ pub struct DataSubject {
 
 impl std::fmt::Debug for DataSubject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataSubject").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("DataSubject")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +113,11 @@ impl PersonalDataVault {
     }
 
     /// The subject with this identifier, creating their key on first use.
-    pub async fn subject_for(&self, pool: &PgPool, identifier: &str) -> Result<DataSubject, StoreError> {
+    pub async fn subject_for(
+        &self,
+        pool: &PgPool,
+        identifier: &str,
+    ) -> Result<DataSubject, StoreError> {
         let subject_ref = self.subject_ref(identifier);
         if let Some(subject) = self.by_ref.lock().expect("vault lock").get(&subject_ref) {
             return Ok(subject.clone());
@@ -121,7 +131,11 @@ impl PersonalDataVault {
         Ok(subject)
     }
 
-    async fn load_or_create(&self, pool: &PgPool, subject_ref: &[u8; 32]) -> Result<DataSubject, StoreError> {
+    async fn load_or_create(
+        &self,
+        pool: &PgPool,
+        subject_ref: &[u8; 32],
+    ) -> Result<DataSubject, StoreError> {
         let key = Aes256Gcm::generate_key(OsRng);
         sqlx::query(
             "INSERT INTO data_subject_keys (subject_id, subject_ref, wrapped_key) VALUES ($1, $2, $3) \
@@ -132,18 +146,28 @@ impl PersonalDataVault {
         .bind(self.wrap(key.as_slice())?)
         .execute(pool)
         .await?;
-        let row = sqlx::query("SELECT subject_id, wrapped_key FROM data_subject_keys WHERE subject_ref = $1")
-            .bind(subject_ref.as_slice())
-            .fetch_one(pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT subject_id, wrapped_key FROM data_subject_keys WHERE subject_ref = $1",
+        )
+        .bind(subject_ref.as_slice())
+        .fetch_one(pool)
+        .await?;
         let id: Uuid = row.try_get("subject_id")?;
         let wrapped: Option<Vec<u8>> = row.try_get("wrapped_key")?;
-        let wrapped = wrapped.ok_or_else(|| StoreError::Crypto(format!("data subject {id} was erased")))?;
-        Ok(DataSubject { id, key: self.unwrap(&wrapped)? })
+        let wrapped =
+            wrapped.ok_or_else(|| StoreError::Crypto(format!("data subject {id} was erased")))?;
+        Ok(DataSubject {
+            id,
+            key: self.unwrap(&wrapped)?,
+        })
     }
 
     /// The subject's key by id; `None` when the subject was erased.
-    async fn subject_by_id(&self, pool: &PgPool, id: Uuid) -> Result<Option<DataSubject>, StoreError> {
+    async fn subject_by_id(
+        &self,
+        pool: &PgPool,
+        id: Uuid,
+    ) -> Result<Option<DataSubject>, StoreError> {
         if let Some(subject) = self.by_id.lock().expect("vault lock").get(&id) {
             return Ok(subject.clone());
         }
@@ -155,7 +179,9 @@ impl PersonalDataVault {
             Some(row) => row.try_get("wrapped_key")?,
             None => None,
         };
-        let subject = wrapped.map(|wrapped| self.unwrap(&wrapped).map(|key| DataSubject { id, key })).transpose()?;
+        let subject = wrapped
+            .map(|wrapped| self.unwrap(&wrapped).map(|key| DataSubject { id, key }))
+            .transpose()?;
         let mut by_id = self.by_id.lock().expect("vault lock");
         if by_id.len() >= KEY_CACHE_ENTRIES_MAX {
             by_id.clear();
@@ -166,18 +192,33 @@ impl PersonalDataVault {
 
     /// Replaces the fields at `pointers` (JSON pointers; absent or null fields are skipped) by
     /// envelopes encrypted with `subject`'s key, bound to `event_id`.
-    pub fn encrypt_fields(&self, payload: &mut Value, pointers: &[&str], subject: &DataSubject, event_id: Uuid) -> Result<(), StoreError> {
+    pub fn encrypt_fields(
+        &self,
+        payload: &mut Value,
+        pointers: &[&str],
+        subject: &DataSubject,
+        event_id: Uuid,
+    ) -> Result<(), StoreError> {
         for pointer in pointers {
-            let Some(field) = payload.pointer_mut(pointer) else { continue };
+            let Some(field) = payload.pointer_mut(pointer) else {
+                continue;
+            };
             if field.is_null() {
                 continue;
             }
-            let plaintext = serde_json::to_vec(field).map_err(|error| StoreError::Crypto(error.to_string()))?;
+            let plaintext =
+                serde_json::to_vec(field).map_err(|error| StoreError::Crypto(error.to_string()))?;
             let nonce = Aes256Gcm::generate_nonce(OsRng);
             let aad = associated_data(event_id, pointer);
             let ciphertext = subject
                 .key
-                .encrypt(&nonce, Payload { msg: &plaintext, aad: &aad })
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: &plaintext,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
             *field = json!({
                 ENVELOPE_KEY: SCHEME,
@@ -191,10 +232,20 @@ impl PersonalDataVault {
 
     /// Replaces envelopes at `pointers` by their plaintext, or by [`ERASED`] when the subject's
     /// key was deleted.
-    pub async fn decrypt_fields(&self, pool: &PgPool, payload: &mut Value, pointers: &[&str], event_id: Uuid) -> Result<(), StoreError> {
+    pub async fn decrypt_fields(
+        &self,
+        pool: &PgPool,
+        payload: &mut Value,
+        pointers: &[&str],
+        event_id: Uuid,
+    ) -> Result<(), StoreError> {
         for pointer in pointers {
-            let Some(field) = payload.pointer_mut(pointer) else { continue };
-            let Some(envelope) = Envelope::parse(field)? else { continue };
+            let Some(field) = payload.pointer_mut(pointer) else {
+                continue;
+            };
+            let Some(envelope) = Envelope::parse(field)? else {
+                continue;
+            };
             *field = match self.subject_by_id(pool, envelope.subject).await? {
                 Some(subject) => envelope.open(&subject, &associated_data(event_id, pointer))?,
                 None => Value::String(ERASED.to_owned()),
@@ -205,7 +256,10 @@ impl PersonalDataVault {
 
     fn wrap(&self, key: &[u8]) -> Result<Vec<u8>, StoreError> {
         let nonce = Aes256Gcm::generate_nonce(OsRng);
-        let ciphertext = self.master.encrypt(&nonce, key).map_err(|_| StoreError::Crypto("key wrap failed".into()))?;
+        let ciphertext = self
+            .master
+            .encrypt(&nonce, key)
+            .map_err(|_| StoreError::Crypto("key wrap failed".into()))?;
         Ok([nonce.as_slice(), &ciphertext].concat())
     }
 
@@ -218,7 +272,8 @@ impl PersonalDataVault {
             .master
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| StoreError::Crypto("key unwrap failed: wrong master key?".into()))?;
-        Aes256Gcm::new_from_slice(&key).map_err(|_| StoreError::Crypto("unwrapped key has the wrong length".into()))
+        Aes256Gcm::new_from_slice(&key)
+            .map_err(|_| StoreError::Crypto("unwrapped key has the wrong length".into()))
     }
 }
 
@@ -234,24 +289,51 @@ struct Envelope {
 
 impl Envelope {
     fn parse(field: &Value) -> Result<Option<Envelope>, StoreError> {
-        let Some(object) = field.as_object() else { return Ok(None) };
+        let Some(object) = field.as_object() else {
+            return Ok(None);
+        };
         if object.get(ENVELOPE_KEY).and_then(Value::as_str) != Some(SCHEME) {
             return Ok(None);
         }
-        let text = |key: &str| object.get(key).and_then(Value::as_str).ok_or_else(|| StoreError::Crypto(format!("envelope lacks {key}")));
-        let bytes = |key: &str| text(key).and_then(|value| BASE64.decode(value).map_err(|_| StoreError::Crypto(format!("envelope {key} is not base64"))));
-        let subject = text("subject")?.parse().map_err(|_| StoreError::Crypto("envelope subject is not a uuid".into()))?;
+        let text = |key: &str| {
+            object
+                .get(key)
+                .and_then(Value::as_str)
+                .ok_or_else(|| StoreError::Crypto(format!("envelope lacks {key}")))
+        };
+        let bytes = |key: &str| {
+            text(key).and_then(|value| {
+                BASE64
+                    .decode(value)
+                    .map_err(|_| StoreError::Crypto(format!("envelope {key} is not base64")))
+            })
+        };
+        let subject = text("subject")?
+            .parse()
+            .map_err(|_| StoreError::Crypto("envelope subject is not a uuid".into()))?;
         let nonce = bytes("nonce")?;
         if nonce.len() != NONCE_BYTES {
-            return Err(StoreError::Crypto("envelope nonce has the wrong length".into()));
+            return Err(StoreError::Crypto(
+                "envelope nonce has the wrong length".into(),
+            ));
         }
-        Ok(Some(Envelope { subject, nonce, ciphertext: bytes("ciphertext")? }))
+        Ok(Some(Envelope {
+            subject,
+            nonce,
+            ciphertext: bytes("ciphertext")?,
+        }))
     }
 
     fn open(&self, subject: &DataSubject, aad: &[u8]) -> Result<Value, StoreError> {
         let plaintext = subject
             .key
-            .decrypt(Nonce::from_slice(&self.nonce), Payload { msg: &self.ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(&self.nonce),
+                Payload {
+                    msg: &self.ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| StoreError::Crypto("personal data failed authentication".into()))?;
         serde_json::from_slice(&plaintext).map_err(|error| StoreError::Crypto(error.to_string()))
     }

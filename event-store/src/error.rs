@@ -7,7 +7,10 @@ use crate::model::StoredResult;
 pub enum StoreError {
     /// The stream moved on since the caller loaded it (optimistic concurrency).
     #[error("stream {stream_id} is not at the expected version {expected_version}")]
-    VersionConflict { stream_id: uuid::Uuid, expected_version: u64 },
+    VersionConflict {
+        stream_id: uuid::Uuid,
+        expected_version: u64,
+    },
     /// The command id was applied before; nothing was appended.
     #[error("command was already applied to stream {}", .0.stream_id)]
     DuplicateCommand(Box<StoredResult>),

@@ -61,11 +61,28 @@ pub fn event_hash(previous_hash: &[u8; 32], input: &HashInput<'_>) -> [u8; 32] {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     #[error("stream {stream_id}: version {found} follows {previous} (expected {expected})")]
-    VersionGap { stream_id: Uuid, previous: u64, expected: u64, found: u64 },
-    #[error("stream {stream_id} version {version}: previous_hash {found} does not link to {expected}")]
-    BrokenLink { stream_id: Uuid, version: u64, expected: String, found: String },
+    VersionGap {
+        stream_id: Uuid,
+        previous: u64,
+        expected: u64,
+        found: u64,
+    },
+    #[error(
+        "stream {stream_id} version {version}: previous_hash {found} does not link to {expected}"
+    )]
+    BrokenLink {
+        stream_id: Uuid,
+        version: u64,
+        expected: String,
+        found: String,
+    },
     #[error("stream {stream_id} version {version}: stored hash {found}, recomputed {expected}")]
-    HashMismatch { stream_id: Uuid, version: u64, expected: String, found: String },
+    HashMismatch {
+        stream_id: Uuid,
+        version: u64,
+        expected: String,
+        found: String,
+    },
 }
 
 /// Checks a whole stream, read in version order; returns how many events it verified.

@@ -23,8 +23,22 @@ pub struct Metadata {
 
 impl Metadata {
     /// Metadata with `occurred_at` truncated to the store's precision.
-    pub fn new(actor: String, occurred_at: DateTime<Utc>, origin: String, correlation_id: Uuid, causation_id: Uuid, command_id: Uuid) -> Self {
-        Self { actor, occurred_at: occurred_at.trunc_subsecs(6), origin, correlation_id, causation_id, command_id }
+    pub fn new(
+        actor: String,
+        occurred_at: DateTime<Utc>,
+        origin: String,
+        correlation_id: Uuid,
+        causation_id: Uuid,
+        command_id: Uuid,
+    ) -> Self {
+        Self {
+            actor,
+            occurred_at: occurred_at.trunc_subsecs(6),
+            origin,
+            correlation_id,
+            causation_id,
+            command_id,
+        }
     }
 }
 
@@ -61,13 +75,18 @@ pub struct RecordedEvent {
 impl RecordedEvent {
     /// The reader cursor pointing at this event.
     pub fn cursor(&self) -> Cursor {
-        Cursor { transaction_id: self.transaction_id, global_position: self.global_position }
+        Cursor {
+            transaction_id: self.transaction_id,
+            global_position: self.global_position,
+        }
     }
 }
 
 /// Position of a reader in the store: `(transaction_id, global_position)` (DESIGN §3).
 /// Ordered lexicographically; `Cursor::START` precedes every event.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Cursor {
     pub transaction_id: i64,
     pub global_position: i64,
@@ -75,7 +94,10 @@ pub struct Cursor {
 
 impl Cursor {
     /// Before the first event.
-    pub const START: Cursor = Cursor { transaction_id: 0, global_position: 0 };
+    pub const START: Cursor = Cursor {
+        transaction_id: 0,
+        global_position: 0,
+    };
 }
 
 impl std::fmt::Display for Cursor {
@@ -87,10 +109,15 @@ impl std::fmt::Display for Cursor {
 impl std::str::FromStr for Cursor {
     type Err = &'static str;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (tx, pos) = s.split_once('.').ok_or("expected <transaction>.<position>")?;
+        let (tx, pos) = s
+            .split_once('.')
+            .ok_or("expected <transaction>.<position>")?;
         let transaction_id = tx.parse().map_err(|_| "bad transaction id")?;
         let global_position = pos.parse().map_err(|_| "bad position")?;
-        Ok(Cursor { transaction_id, global_position })
+        Ok(Cursor {
+            transaction_id,
+            global_position,
+        })
     }
 }
 

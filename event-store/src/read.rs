@@ -19,7 +19,11 @@ macro_rules! columns {
 
 /// All events of a stream, in version order.
 pub async fn read_stream(pool: &PgPool, stream_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
-    let sql = concat!("SELECT ", columns!(), " FROM events WHERE stream_id = $1 ORDER BY stream_version");
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE stream_id = $1 ORDER BY stream_version"
+    );
     let rows = sqlx::query(sql).bind(stream_id).fetch_all(pool).await?;
     rows.iter().map(decode).collect()
 }
@@ -27,7 +31,11 @@ pub async fn read_stream(pool: &PgPool, stream_id: Uuid) -> Result<Vec<RecordedE
 /// Up to `limit` events after `cursor`, in `(transaction_id, global_position)` order, only from
 /// transactions below the snapshot's xmin: every such transaction has finished, so no event can
 /// later appear behind the returned ones. A long-running writer delays events, never loses them.
-pub async fn read_after(pool: &PgPool, cursor: Cursor, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+pub async fn read_after(
+    pool: &PgPool,
+    cursor: Cursor,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError> {
     let sql = concat!(
         "SELECT ",
         columns!(),
@@ -48,14 +56,29 @@ pub async fn read_after(pool: &PgPool, cursor: Cursor, limit: u32) -> Result<Vec
 /// The naive reader (`global_position > checkpoint`) that skips events whose transaction commits
 /// after a later position became visible. Kept only so a test can demonstrate the bug.
 #[doc(hidden)]
-pub async fn read_after_naive(pool: &PgPool, position: i64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
-    let sql = concat!("SELECT ", columns!(), " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2");
-    let rows = sqlx::query(sql).bind(position).bind(i64::from(limit)).fetch_all(pool).await?;
+pub async fn read_after_naive(
+    pool: &PgPool,
+    position: i64,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+    );
+    let rows = sqlx::query(sql)
+        .bind(position)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(decode).collect()
 }
 
 /// The version and hash of a stream's last event, or `None` for an empty stream.
-pub async fn stream_head(pool: &PgPool, stream_id: Uuid) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+pub async fn stream_head(
+    pool: &PgPool,
+    stream_id: Uuid,
+) -> Result<Option<(u64, [u8; 32])>, StoreError> {
     let row = sqlx::query("SELECT stream_version, hash FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1")
         .bind(stream_id)
         .fetch_optional(pool)
@@ -67,7 +90,10 @@ pub async fn stream_head(pool: &PgPool, stream_id: Uuid) -> Result<Option<(u64, 
 }
 
 /// The stream of the ticket with this human-readable number (`2026-000123`).
-pub async fn find_stream_by_ticket_number(pool: &PgPool, number: &str) -> Result<Option<Uuid>, StoreError> {
+pub async fn find_stream_by_ticket_number(
+    pool: &PgPool,
+    number: &str,
+) -> Result<Option<Uuid>, StoreError> {
     let row = sqlx::query("SELECT stream_id FROM events WHERE event_type = 'ticket.opened' AND payload ->> 'number' = $1")
         .bind(number)
         .fetch_optional(pool)
@@ -104,5 +130,8 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
 }
 
 fn to_hash(bytes: &[u8], position: i64) -> Result<[u8; 32], StoreError> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt { position, reason: format!("hash has {} bytes", bytes.len()) })
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        position,
+        reason: format!("hash has {} bytes", bytes.len()),
+    })
 }

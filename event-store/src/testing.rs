@@ -33,30 +33,51 @@ impl TestDatabase {
         let owner_base = PgConnectOptions::from_str(&owner_url).expect("owner url");
         let app_base = PgConnectOptions::from_str(&app_url).expect("app url");
         let name = format!("itsm_test_{}", Uuid::new_v4().simple());
-        let admin = PgPoolOptions::new().max_connections(1).connect_with(owner_base.clone()).await.expect("connect as owner");
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(owner_base.clone())
+            .await
+            .expect("connect as owner");
         ensure_application_role(&admin).await;
         // Identifiers cannot be bound; `name` is generated above from a UUID, never from input.
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
         admin.close().await;
         let owner_options = owner_base.database(&name);
         let app_options = app_base.database(&name);
         let owner_pool = pool(owner_options.clone()).await;
-        crate::MIGRATOR.run(&owner_pool).await.expect("migrate test database");
+        crate::MIGRATOR
+            .run(&owner_pool)
+            .await
+            .expect("migrate test database");
         let app_pool = pool(app_options.clone()).await;
-        TestDatabase { name, app_pool, owner_pool, app_options, owner_options }
+        TestDatabase {
+            name,
+            app_pool,
+            owner_pool,
+            app_options,
+            owner_options,
+        }
     }
 }
 
 async fn pool(options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new().max_connections(POOL_CONNECTIONS_MAX).connect_with(options).await.expect("connect test database")
+    PgPoolOptions::new()
+        .max_connections(POOL_CONNECTIONS_MAX)
+        .connect_with(options)
+        .await
+        .expect("connect test database")
 }
 
 async fn ensure_application_role(admin: &PgPool) {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(crate::APPLICATION_ROLE)
-        .fetch_one(admin)
-        .await
-        .expect("query roles");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(crate::APPLICATION_ROLE)
+            .fetch_one(admin)
+            .await
+            .expect("query roles");
     if !exists {
         // Tests running in parallel may race here; a duplicate is fine.
         let _ = admin.execute("CREATE ROLE itsm_app LOGIN").await;
@@ -67,7 +88,10 @@ fn urls() -> (String, String) {
     let from_env = |key: &str| std::env::var(key).ok().filter(|value| !value.is_empty());
     let file = config_file();
     let owner = from_env("ITSM_DATABASE__OWNER_URL")
-        .or_else(|| file.as_ref().and_then(|table| table_url(table, "owner_url")))
+        .or_else(|| {
+            file.as_ref()
+                .and_then(|table| table_url(table, "owner_url"))
+        })
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let app = from_env("ITSM_DATABASE__URL")
         .or_else(|| file.as_ref().and_then(|table| table_url(table, "url")))
@@ -76,9 +100,13 @@ fn urls() -> (String, String) {
 }
 
 fn config_file() -> Option<toml::Table> {
-    let path = std::env::var("ITSM_CONFIG").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("itsm.toml")
-    });
+    let path = std::env::var("ITSM_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("itsm.toml")
+        });
     let text = std::fs::read_to_string(path).ok()?;
     toml::from_str(&text).ok()
 }

@@ -34,7 +34,10 @@ type Fold = BTreeMap<Uuid, Vec<i64>>;
 async fn the_gap_free_reader_sees_every_committed_event_exactly_once_in_stream_order() {
     let db = TestDatabase::create().await;
     let (seen, committed) = run_scenario(&db.app_pool, Reader::GapFree).await;
-    assert_eq!(seen, committed, "the reader's fold must equal the fold over all committed events");
+    assert_eq!(
+        seen, committed,
+        "the reader's fold must equal the fold over all committed events"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -43,14 +46,21 @@ async fn the_naive_position_reader_misses_events_committed_out_of_order() {
     let (seen, committed) = run_scenario(&db.app_pool, Reader::Naive).await;
     let seen_count: usize = seen.values().map(Vec::len).sum();
     let committed_count: usize = committed.values().map(Vec::len).sum();
-    assert!(seen_count < committed_count, "naive reader saw {seen_count} of {committed_count}");
+    assert!(
+        seen_count < committed_count,
+        "naive reader saw {seen_count} of {committed_count}"
+    );
 }
 
 async fn run_scenario(pool: &PgPool, reader: Reader) -> (Fold, Fold) {
     let writers_done = Arc::new(AtomicUsize::new(0));
     let polls = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let slow = tokio::spawn(slow_writer(pool.clone(), writers_done.clone(), polls.clone()));
+    let slow = tokio::spawn(slow_writer(
+        pool.clone(),
+        writers_done.clone(),
+        polls.clone(),
+    ));
     let mut writers = Vec::new();
     for seed in 0..WRITERS {
         let (pool, done) = (pool.clone(), writers_done.clone());
@@ -128,7 +138,12 @@ async fn insert(transaction: &mut sqlx::PgConnection, stream: Uuid, version: i64
 /// as many events as were committed or the deadline passes. The transaction horizon is
 /// cluster-wide, so other tests' open transactions may delay (never hide) events for the
 /// gap-free reader; an event it skipped would never arrive and the test fails at the deadline.
-async fn tail(pool: PgPool, reader: Reader, polls: Arc<AtomicUsize>, stop: Arc<AtomicBool>) -> Fold {
+async fn tail(
+    pool: PgPool,
+    reader: Reader,
+    polls: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> Fold {
     let mut fold = Fold::new();
     let mut cursor = Cursor::START;
     let mut deadline = None;
@@ -146,13 +161,21 @@ async fn tail(pool: PgPool, reader: Reader, polls: Arc<AtomicUsize>, stop: Arc<A
             let Some(last) = batch.last() else { break };
             cursor = last.cursor();
             for event in &batch {
-                fold.entry(event.stream_id).or_default().push(event.stream_version as i64);
+                fold.entry(event.stream_id)
+                    .or_default()
+                    .push(event.stream_version as i64);
             }
         }
         polls.fetch_add(1, Ordering::SeqCst);
         if let Some(deadline) = deadline {
-            let expected = committed_fold(&pool).await.values().map(Vec::len).sum::<usize>();
-            if fold.values().map(Vec::len).sum::<usize>() >= expected || tokio::time::Instant::now() > deadline {
+            let expected = committed_fold(&pool)
+                .await
+                .values()
+                .map(Vec::len)
+                .sum::<usize>();
+            if fold.values().map(Vec::len).sum::<usize>() >= expected
+                || tokio::time::Instant::now() > deadline
+            {
                 return fold;
             }
         }
@@ -163,15 +186,19 @@ async fn tail(pool: PgPool, reader: Reader, polls: Arc<AtomicUsize>, stop: Arc<A
 async fn read_batch(pool: &PgPool, reader: Reader, cursor: Cursor) -> Vec<RecordedEvent> {
     match reader {
         Reader::GapFree => read_after(pool, cursor, READ_BATCH_EVENTS).await.unwrap(),
-        Reader::Naive => read_after_naive(pool, cursor.global_position, READ_BATCH_EVENTS).await.unwrap(),
+        Reader::Naive => read_after_naive(pool, cursor.global_position, READ_BATCH_EVENTS)
+            .await
+            .unwrap(),
     }
 }
 
 async fn committed_fold(pool: &PgPool) -> Fold {
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as("SELECT stream_id, stream_version FROM events ORDER BY stream_id, stream_version")
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT stream_id, stream_version FROM events ORDER BY stream_id, stream_version",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     let mut fold = Fold::new();
     for (stream, version) in rows {
         fold.entry(stream).or_default().push(version);

@@ -1,0 +1,130 @@
+//! API tokens: issued by the operator (`itsm token issue`), stored as SHA-256 hashes, presented
+//! as `Authorization: Bearer <token>`. The token's user is the actor of every event it causes.
+//! Full accounts, sessions and per-queue rights come with the access-control issue.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Every token starts with this, so secret scanners recognise leaked ones.
+const TOKEN_PREFIX: &str = "itsm_";
+const TOKEN_SECRET_BYTES: usize = 32;
+/// Roles a token may carry (the access-control issue gives them their full meaning).
+pub const ROLES: &[&str] = &[
+    "requester",
+    "agent",
+    "supervisor",
+    "asset_manager",
+    "auditor",
+    "admin",
+];
+
+/// The authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user: String,
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    /// Whether the actor holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|held| held == role)
+    }
+}
+
+/// Errors of issuing a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("unknown role {0:?}; known roles: {known}", known = ROLES.join(", "))]
+    UnknownRole(String),
+    #[error("user name must be 1 to 100 characters")]
+    InvalidUser,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates a token for `user` with `roles`, valid until `expires_at` (if given); returns the
+/// secret, which is shown once and stored only as a hash.
+pub async fn issue_token(
+    pool: &PgPool,
+    user: &str,
+    roles: &[String],
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<String, TokenError> {
+    if user.trim().is_empty() || user.chars().count() > 100 {
+        return Err(TokenError::InvalidUser);
+    }
+    if let Some(unknown) = roles.iter().find(|role| !ROLES.contains(&role.as_str())) {
+        return Err(TokenError::UnknownRole(unknown.clone()));
+    }
+    let mut secret = [0u8; TOKEN_SECRET_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+    sqlx::query("INSERT INTO api_tokens (token_id, token_hash, user_name, roles, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(Uuid::new_v4())
+        .bind(token_hash(&token).as_slice())
+        .bind(user.trim())
+        .bind(roles)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Looks up a presented token; `None` when unknown, revoked or expired.
+pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Actor>, sqlx::Error> {
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT user_name, roles FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .bind(token_hash(token).as_slice())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(Actor {
+            user: row.try_get("user_name")?,
+            roles: row.try_get("roles")?,
+        })
+    })
+    .transpose()
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let token = header
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthenticated)?;
+        let actor = authenticate(&state.pool, token)
+            .await
+            .map_err(|error| ApiError::Unexpected(error.into()))?;
+        actor.ok_or(ApiError::Unauthenticated)
+    }
+}

@@ -1,0 +1,204 @@
+//! `ApiError`: every failure of the command API as RFC 9457 problem+json, in German or English.
+//!
+//! Client mistakes get a precise 4xx with a stable `code` (and the offending `field` or broken
+//! `rule`); anything unexpected is a 500 without internals, logged once here.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::ticket::TicketError;
+use event_store::StoreError;
+use serde::Serialize;
+
+use crate::i18n::{message, Language};
+
+/// Problem type URIs are relative to this base (documented in the OpenAPI document).
+const PROBLEM_TYPE_BASE: &str = "https://itsm.example/problems/";
+
+/// What went wrong, with enough detail for a precise status and a machine-readable body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid field {field}: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("body larger than {limit_bytes} bytes")]
+    BodyTooLarge { limit_bytes: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("invalid header {0}")]
+    InvalidHeader(&'static str),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("missing right for {command}")]
+    Forbidden { command: &'static str },
+    #[error("ticket not found")]
+    TicketNotFound,
+    #[error("route not found")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("ticket is at version {current}, not {expected}")]
+    StaleVersion { expected: u64, current: u64 },
+    #[error("ticket changed concurrently too often")]
+    Contention,
+    #[error(transparent)]
+    Rule(#[from] TicketError),
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Unexpected(anyhow::Error::new(error))
+    }
+}
+
+/// The RFC 9457 body, with our extension members.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// URI identifying the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short, human-readable summary (German by default, English with `Accept-Language: en`).
+    pub title: String,
+    pub status: u16,
+    /// Human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `invalid_transition`.
+    pub code: String,
+    /// The request field the problem is about, as a path (`requester.name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The ticket's current version (for `stale_version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::InvalidHeader(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::TicketNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::Contention => StatusCode::CONFLICT,
+            ApiError::Rule(TicketError::NotOpened) => StatusCode::NOT_FOUND,
+            ApiError::Rule(rule) if rule.is_validation() => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Rule(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::InvalidHeader(_) => "invalid_header",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Forbidden { .. } => "missing_right",
+            ApiError::TicketNotFound | ApiError::Rule(TicketError::NotOpened) => "ticket_not_found",
+            ApiError::RouteNotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::StaleVersion { .. } => "stale_version",
+            ApiError::Contention => "contention",
+            ApiError::Rule(rule) => rule.code(),
+            ApiError::Unavailable => "unavailable",
+            ApiError::Unexpected(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::InvalidHeader(name) => Some((*name).to_owned()),
+            ApiError::Rule(rule) => rule.field(),
+            _ => None,
+        }
+    }
+
+    /// The problem document in `language`.
+    pub fn problem(&self, language: Language) -> Problem {
+        let status = self.status();
+        let code = self.code();
+        let detail = match self {
+            // Internals stay in the log; the client learns only that it was not their fault.
+            ApiError::Unexpected(_) => message(language, "internal_detail").to_owned(),
+            other => other.to_string(),
+        };
+        Problem {
+            problem_type: format!("{PROBLEM_TYPE_BASE}{code}"),
+            title: message(language, code).to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            field: self.field(),
+            current_version: match self {
+                ApiError::StaleVersion { current, .. } => Some(*current),
+                _ => None,
+            },
+        }
+    }
+
+    /// The response in `language`; logs server-side failures once.
+    pub fn render(&self, language: Language) -> Response {
+        if let ApiError::Unexpected(error) = self {
+            tracing::error!(error = format!("{error:#}"), "unexpected error");
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.problem(language))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(language.tag()),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// An error waiting in a response's extensions to be rendered in the caller's language by
+/// [`render_problems`]; handlers and extractors do not see the request's `Accept-Language`.
+#[derive(Clone, Debug)]
+struct PendingProblem(Arc<ApiError>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response
+            .extensions_mut()
+            .insert(PendingProblem(Arc::new(self)));
+        response
+    }
+}
+
+/// Middleware: renders every [`ApiError`] as problem+json in the language the caller asked for.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let language = Language::from_headers(request.headers());
+    let response = next.run(request).await;
+    match response.extensions().get::<PendingProblem>() {
+        Some(PendingProblem(error)) => error.render(language),
+        None => response,
+    }
+}

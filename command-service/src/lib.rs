@@ -1,0 +1,176 @@
+//! The command service: HTTP command API over the ticket domain and the event store.
+//!
+//! `Application::build` wires configuration to a router; `app` is the router itself, so tests
+//! drive it in-process or on port 0.
+
+pub mod aggregate;
+pub mod auth;
+pub mod codec;
+pub mod error;
+mod extract;
+pub mod i18n;
+pub mod metrics;
+pub mod openapi;
+mod routes;
+pub mod tickets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use domain::ticket::TicketPolicy;
+use event_store::crypto::{MasterKey, PersonalDataVault};
+use sqlx::PgPool;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::tickets::TicketService;
+
+/// Bound on request bodies unless configured otherwise (a description may be 64 KiB).
+pub const BODY_BYTES_MAX_DEFAULT: usize = 256 * 1024;
+/// Bound on one request's handling time.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the service needs from the configuration.
+#[derive(Debug)]
+pub struct Settings {
+    pub pool: PgPool,
+    pub master_key: MasterKey,
+    pub policy: TicketPolicy,
+    pub body_bytes_max: usize,
+}
+
+/// Named limits enforced at the edge.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub body_bytes_max: usize,
+}
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub tickets: Arc<TicketService>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// State built from `settings`.
+    pub fn new(settings: Settings) -> AppState {
+        let metrics = Arc::new(Metrics::default());
+        let vault = PersonalDataVault::new(&settings.master_key);
+        let tickets = Arc::new(TicketService::new(
+            settings.pool.clone(),
+            vault,
+            settings.policy,
+            metrics.clone(),
+        ));
+        AppState {
+            pool: settings.pool,
+            tickets,
+            metrics,
+            limits: Limits {
+                body_bytes_max: settings.body_bytes_max,
+            },
+        }
+    }
+}
+
+/// The command API router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/tickets", post(routes::open_ticket))
+        .route(
+            "/api/v1/tickets/{ticket}/commands",
+            post(routes::execute_command),
+        )
+        .route("/api/v1/openapi.json", get(openapi_document))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(error::render_problems))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
+        .with_state(state)
+}
+
+/// Request spans carry method and route, never bodies, query strings or headers.
+fn make_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_owned();
+    tracing::info_span!("http", http.method = %request.method(), http.route = %route)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(&state.pool)
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    Ok("ready")
+}
+
+async fn metrics(State(state): State<AppState>, _actor: Actor) -> Response {
+    let mut response = state.metrics.render().into_response();
+    let content_type =
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+}
+
+async fn openapi_document(_actor: Actor) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document_json(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,45 @@
+//! The OpenAPI document of the command API, generated from the handlers and types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::Problem;
+use crate::routes::{self, CommandAccepted};
+
+/// The command API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ITSM command API",
+        description = "Commands that change tickets. Every change is an immutable event. Errors are RFC 9457 problem+json, German by default (`Accept-Language: en` for English).",
+        version = "1"
+    ),
+    paths(routes::open_ticket, routes::execute_command),
+    components(schemas(CommandAccepted, Problem)),
+    modifiers(&BearerAuth),
+    tags((name = "tickets", description = "Open tickets and execute commands on them"))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline (the form checked in under `schemas/`).
+pub fn document_json() -> String {
+    let mut text = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("OpenAPI serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,364 @@
+//! Executing ticket commands: load (or take from the cache), decide, append, retry.
+//!
+//! Commands on one ticket are serialised in this process by a per-ticket lock, and the ticket's
+//! state, version and last hash stay cached after each append. So a hot ticket (a major incident
+//! that many agents update at once) costs one append per command instead of a storm of
+//! load-decide-conflict loops, and a ticket with 10,000 events is not re-read per command.
+//! Other processes may still append; their writes surface as a version conflict, after which the
+//! ticket is reloaded and the command decided again (bounded by `APPEND_ATTEMPTS_MAX`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{Datelike, Duration, Utc};
+use domain::ticket::{Ticket, TicketCommand, TicketId, TicketNumber, TicketPolicy};
+use event_store::crypto::PersonalDataVault;
+use event_store::hash::GENESIS;
+use event_store::{
+    append, processed_command, read_stream, AppendRequest, Cursor, Metadata, StoreError,
+    StoredResult,
+};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::aggregate::{decide_on, Decide, TicketAggregate};
+use crate::auth::Actor;
+use crate::codec::{self, STREAM_TYPE};
+use crate::error::ApiError;
+use crate::metrics::{CommandLabels, Metrics};
+
+/// How often a command is decided again after losing a race against another process.
+const APPEND_ATTEMPTS_MAX: usize = 8;
+/// Tickets whose state stays cached; idle ones are evicted beyond this.
+const CACHED_TICKETS_MAX: usize = 50_000;
+/// Namespace of command ids derived from `Idempotency-Key`s.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6f0c_5d1e_9a4b_4c7e_8d21_3b5a_7e90_c412);
+
+/// A command as it arrives from the API, with who sent it and under which conditions.
+#[derive(Debug)]
+pub struct CommandRequest {
+    pub ticket: TicketId,
+    pub command: TicketCommand,
+    pub actor: Actor,
+    pub expected_version: Option<u64>,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: Uuid,
+    pub origin: String,
+}
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutcome {
+    pub ticket: TicketId,
+    pub number: Option<TicketNumber>,
+    pub version: u64,
+    /// Position of the last event written (or of the state the command saw, if it changed nothing).
+    pub cursor: Option<Cursor>,
+    pub events_appended: usize,
+    /// True when this was a retry of a command applied before.
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Loaded {
+    state: TicketAggregate,
+    version: u64,
+    last_hash: [u8; 32],
+}
+
+impl Loaded {
+    fn empty() -> Loaded {
+        Loaded {
+            state: TicketAggregate::default(),
+            version: 0,
+            last_hash: GENESIS,
+        }
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Loaded>>>;
+
+/// Decides and appends ticket commands.
+#[derive(Debug)]
+pub struct TicketService {
+    pool: PgPool,
+    vault: PersonalDataVault,
+    policy: TicketPolicy,
+    slots: Mutex<HashMap<TicketId, Slot>>,
+    metrics: Arc<Metrics>,
+}
+
+impl TicketService {
+    /// A service appending to `pool`'s store.
+    pub fn new(
+        pool: PgPool,
+        vault: PersonalDataVault,
+        policy: TicketPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            pool,
+            vault,
+            policy,
+            slots: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// Executes a command, measuring it.
+    #[tracing::instrument(skip_all, fields(ticket.id = %request.ticket, command = request.command.name()))]
+    pub async fn execute(&self, request: CommandRequest) -> Result<CommandOutcome, ApiError> {
+        let started = Instant::now();
+        let command = request.command.name();
+        let result = self.execute_unmeasured(request).await;
+        self.metrics
+            .command_duration_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(outcome) if outcome.replayed => "replayed",
+            Ok(_) => "ok",
+            Err(error) => error.code(),
+        };
+        self.metrics
+            .commands
+            .get_or_create(&CommandLabels { command, outcome })
+            .inc();
+        result
+    }
+
+    async fn execute_unmeasured(
+        &self,
+        request: CommandRequest,
+    ) -> Result<CommandOutcome, ApiError> {
+        let command_id = command_id(&request.actor, request.idempotency_key.as_deref());
+        if request.idempotency_key.is_some() {
+            if let Some(stored) = processed_command(&self.pool, command_id).await? {
+                return Ok(replayed(stored));
+            }
+        }
+        let slot = self.slot(request.ticket);
+        let mut cached = slot.lock().await;
+        for _ in 0..APPEND_ATTEMPTS_MAX {
+            let loaded = match cached.take() {
+                Some(loaded) => loaded,
+                None => self.load(&request).await?,
+            };
+            match self
+                .attempt(&request, command_id, loaded, &mut cached)
+                .await?
+            {
+                Attempt::Done(outcome) => return Ok(outcome),
+                Attempt::Conflict => {
+                    self.metrics.version_conflicts.inc();
+                }
+            }
+        }
+        Err(ApiError::Contention)
+    }
+
+    /// One decide-and-append round; leaves the new state in `cached` on success and nothing
+    /// (forcing a reload) after a conflict or failure.
+    async fn attempt(
+        &self,
+        request: &CommandRequest,
+        command_id: Uuid,
+        loaded: Loaded,
+        cached: &mut Option<Loaded>,
+    ) -> Result<Attempt, ApiError> {
+        let loaded = self.check_expected_version(request, loaded).await?;
+        let now = Utc::now();
+        let decided = decide_on(
+            &loaded.state,
+            Decide {
+                command: request.command.clone(),
+                now,
+            },
+            &self.policy,
+        )
+        .await;
+        let (events, next) = match decided {
+            Ok(decided) => decided,
+            Err(rule) => {
+                *cached = Some(loaded);
+                return Err(ApiError::Rule(rule));
+            }
+        };
+        if events.is_empty() {
+            let outcome = unchanged(request.ticket, &loaded);
+            *cached = Some(loaded);
+            return Ok(Attempt::Done(outcome));
+        }
+        let subject = self
+            .vault
+            .subject_for(&self.pool, &subject_identifier(request, &next.0))
+            .await?;
+        let metadata = Metadata::new(
+            request.actor.user.clone(),
+            now,
+            request.origin.clone(),
+            request.correlation_id,
+            command_id,
+            command_id,
+        );
+        let number = next.0.number();
+        let append_request = AppendRequest {
+            stream_type: STREAM_TYPE,
+            stream_id: request.ticket.as_uuid(),
+            expected_version: loaded.version,
+            previous_hash: loaded.last_hash,
+            metadata: &metadata,
+            events: codec::encode(&events, &self.vault, &subject)?,
+            result: json!({ "number": number.map(|number| number.to_string()) }),
+        };
+        match append(&self.pool, append_request).await {
+            Ok(appended) => {
+                self.metrics.events_appended.inc_by(events.len() as u64);
+                let version = appended.stored.last_version;
+                *cached = Some(Loaded {
+                    state: next,
+                    version,
+                    last_hash: appended.last_hash,
+                });
+                let outcome = CommandOutcome {
+                    ticket: request.ticket,
+                    number,
+                    version,
+                    cursor: Some(appended.stored.cursor),
+                    events_appended: events.len(),
+                    replayed: false,
+                };
+                Ok(Attempt::Done(outcome))
+            }
+            Err(StoreError::VersionConflict { .. }) if request.expected_version.is_some() => {
+                let current = self.load(request).await?.version;
+                Err(ApiError::StaleVersion {
+                    expected: loaded.version,
+                    current,
+                })
+            }
+            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict),
+            Err(StoreError::DuplicateCommand(stored)) => Ok(Attempt::Done(replayed(*stored))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// With `If-Match`, the command applies only to the version the client saw. A cached state
+    /// that disagrees may be stale (another process appended), so it is reloaded once.
+    async fn check_expected_version(
+        &self,
+        request: &CommandRequest,
+        loaded: Loaded,
+    ) -> Result<Loaded, ApiError> {
+        let Some(expected) = request.expected_version else {
+            return Ok(loaded);
+        };
+        if expected == loaded.version {
+            return Ok(loaded);
+        }
+        let fresh = self.load(request).await?;
+        if expected == fresh.version {
+            return Ok(fresh);
+        }
+        Err(ApiError::StaleVersion {
+            expected,
+            current: fresh.version,
+        })
+    }
+
+    async fn load(&self, request: &CommandRequest) -> Result<Loaded, ApiError> {
+        if matches!(request.command, TicketCommand::Open { .. }) {
+            return Ok(Loaded::empty());
+        }
+        let stored = read_stream(&self.pool, request.ticket.as_uuid()).await?;
+        let mut loaded = Loaded::empty();
+        for event in &stored {
+            let decoded = codec::decode(&self.pool, &self.vault, event).await?;
+            loaded.state.0.apply(&decoded);
+            loaded.version = event.stream_version;
+            loaded.last_hash = event.hash;
+        }
+        Ok(loaded)
+    }
+
+    fn slot(&self, ticket: TicketId) -> Slot {
+        let mut slots = self.slots.lock().expect("slot map lock");
+        if slots.len() >= CACHED_TICKETS_MAX && !slots.contains_key(&ticket) {
+            // Evict idle tickets (nobody holds their lock); busy ones stay.
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        let slot = slots.entry(ticket).or_default().clone();
+        self.metrics.cached_tickets.set(slots.len() as i64);
+        slot
+    }
+
+    /// Allocates the next ticket number of the current year. Numbers are unique and increasing;
+    /// an open that fails afterwards leaves a gap, which keeps the counter's lock short.
+    pub async fn next_ticket_number(&self) -> Result<TicketNumber, ApiError> {
+        // German time is UTC+1 at every new year (no daylight saving in winter), so this is the
+        // year in Europe/Berlin without a time-zone database.
+        let year = (Utc::now() + Duration::hours(1)).year();
+        let sequence: i32 = sqlx::query_scalar(
+            "INSERT INTO ticket_number_counters (year, last_value) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last_value = ticket_number_counters.last_value + 1 RETURNING last_value",
+        )
+        .bind(year)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| ApiError::Unexpected(error.into()))?;
+        Ok(TicketNumber::new(year, sequence as u32))
+    }
+}
+
+enum Attempt {
+    Done(CommandOutcome),
+    Conflict,
+}
+
+fn command_id(actor: &Actor, idempotency_key: Option<&str>) -> Uuid {
+    match idempotency_key {
+        Some(key) => Uuid::new_v5(
+            &IDEMPOTENCY_NAMESPACE,
+            format!("{}\n{key}", actor.user).as_bytes(),
+        ),
+        None => Uuid::new_v4(),
+    }
+}
+
+fn subject_identifier(request: &CommandRequest, state: &Ticket) -> String {
+    match (&request.command, state.requester()) {
+        (TicketCommand::Open { ticket, .. }, _) => {
+            codec::subject_identifier(&ticket.requester, request.ticket)
+        }
+        (_, Some(requester)) => codec::subject_identifier(requester, request.ticket),
+        (_, None) => format!("ticket:{}", request.ticket),
+    }
+}
+
+fn unchanged(ticket: TicketId, loaded: &Loaded) -> CommandOutcome {
+    CommandOutcome {
+        ticket,
+        number: loaded.state.0.number(),
+        version: loaded.version,
+        cursor: None,
+        events_appended: 0,
+        replayed: false,
+    }
+}
+
+fn replayed(stored: StoredResult) -> CommandOutcome {
+    let number = stored
+        .result
+        .get("number")
+        .and_then(|number| number.as_str())
+        .and_then(|text| text.parse().ok());
+    CommandOutcome {
+        ticket: TicketId::new(stored.stream_id),
+        number,
+        version: stored.last_version,
+        cursor: Some(stored.cursor),
+        events_appended: 0,
+        replayed: true,
+    }
+}

@@ -1,0 +1,262 @@
+//! The command line: `serve`, `migrate`, `token issue`, `events`, `openapi`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use command_service::codec::payload_of;
+use event_store::crypto::{MasterKey, PersonalDataVault};
+use event_store::hash::verify_stream;
+use event_store::RecordedEvent;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::config::{Config, CONFIG_HELP};
+
+/// ITSM backend: event-sourced tickets for public administrations.
+#[derive(Debug, Parser)]
+#[command(name = "itsm", version, after_long_help = CONFIG_HELP, after_help = "Run `itsm --help` for the configuration settings.")]
+pub struct Cli {
+    /// Configuration file (default: $ITSM_CONFIG, else ./itsm.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the command API (and, later, projector and query service) until Ctrl-C or SIGTERM.
+    Serve,
+    /// Apply pending database migrations (as the owner role).
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print a ticket's event stream with metadata and verify its hash chain (exit 1 if broken).
+    Events {
+        /// Ticket id (UUID) or number (2026-000123).
+        ticket: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Show personal data in plaintext instead of as stored (encrypted).
+        #[arg(long)]
+        decrypt: bool,
+    },
+    /// Print the command API's OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token and print it (once; only its hash is stored).
+    Issue {
+        /// The user the token acts as (the actor of every event it causes).
+        #[arg(long)]
+        user: String,
+        /// Role(s): requester, agent, supervisor, asset_manager, auditor, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Runs one command.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::Token(TokenCommand::Issue {
+            user,
+            roles,
+            expires_in_days,
+        }) => issue(&config, &user, &roles, expires_in_days).await,
+        Command::Events {
+            ticket,
+            format,
+            decrypt,
+        } => events(&config, &ticket, format, decrypt).await,
+        Command::Openapi => {
+            print!("{}", command_service::openapi::document_json());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let settings = command_service::Settings {
+        pool,
+        master_key: master_key(&config)?,
+        policy: config.ticket.clone(),
+        body_bytes_max: config.server.body_bytes_max,
+    };
+    let router = command_service::app(command_service::AppState::new(settings));
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "serving the command API");
+    command_service::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async { tokio::signal::ctrl_c().await.ok() };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    anyhow::ensure!(
+        !config.crypto.master_key.expose().is_empty(),
+        "crypto.master_key is not set (see `itsm --help`)"
+    );
+    MasterKey::from_base64(config.crypto.master_key.expose()).context("crypto.master_key")
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .owner_pool()
+        .await
+        .context("connecting to PostgreSQL as the owner")?;
+    event_store::MIGRATOR
+        .run(&pool)
+        .await
+        .context("migrating")?;
+    println!("migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn issue(
+    config: &Config,
+    user: &str,
+    roles: &[String],
+    expires_in_days: Option<i64>,
+) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .owner_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(days));
+    let token = command_service::auth::issue_token(&pool, user, roles, expires_at).await?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn events(
+    config: &Config,
+    ticket: &str,
+    format: Format,
+    decrypt: bool,
+) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .owner_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let stream = find_stream(&pool, ticket).await?;
+    let mut events = event_store::read_stream(&pool, stream).await?;
+    anyhow::ensure!(!events.is_empty(), "ticket {ticket} not found");
+    let verdict = verify_stream(&events);
+    if decrypt {
+        let vault = PersonalDataVault::new(&master_key(config)?);
+        for event in &mut events {
+            let decoded = command_service::codec::decode(&pool, &vault, event).await?;
+            event.payload = payload_of(&decoded);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for event in &events {
+        print_event(&mut out, event, format)?;
+    }
+    match verdict {
+        Ok(count) => {
+            eprintln!("hash chain verified: {count} events");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            eprintln!("HASH CHAIN BROKEN: {broken}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn find_stream(pool: &PgPool, ticket: &str) -> anyhow::Result<Uuid> {
+    if let Ok(id) = ticket.parse::<Uuid>() {
+        return Ok(id);
+    }
+    let number: domain::ticket::TicketNumber = ticket
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{ticket:?} is neither a ticket id nor a number"))?;
+    event_store::find_stream_by_ticket_number(pool, &number.to_string())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("ticket {ticket} not found"))
+}
+
+fn print_event(out: &mut impl Write, event: &RecordedEvent, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string(event)?)?,
+        Format::Text => {
+            let meta = &event.metadata;
+            writeln!(
+                out,
+                "#{} {} v{}  {}  by {} via {}  at {}",
+                event.stream_version,
+                event.event_type,
+                event.event_version,
+                event.event_id,
+                meta.actor,
+                meta.origin,
+                meta.occurred_at.to_rfc3339()
+            )?;
+            writeln!(
+                out,
+                "    position {}.{}  correlation {}  command {}",
+                event.transaction_id, event.global_position, meta.correlation_id, meta.command_id
+            )?;
+            writeln!(
+                out,
+                "    hash {}  previous {}",
+                hex_short(&event.hash),
+                hex_short(&event.previous_hash)
+            )?;
+            writeln!(out, "    {}", serde_json::to_string(&event.payload)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn hex_short(hash: &[u8; 32]) -> String {
+    hash.iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<String>()
+        + "…"
+}

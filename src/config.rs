@@ -1,0 +1,215 @@
+//! Typed configuration: defaults, then a TOML file, then `ITSM_<SECTION>__<KEY>` environment
+//! variables (e.g. `ITSM_SERVER__LISTEN=0.0.0.0:8080`). Secrets are never printed.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use domain::ticket::TicketPolicy;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The file read unless `--config` or `ITSM_CONFIG` names another (the quick start writes it).
+pub const CONFIG_FILE_DEFAULT: &str = "itsm.toml";
+
+/// Help text listing every setting (shown by `itsm --help`).
+pub const CONFIG_HELP: &str = "\
+CONFIGURATION
+  Read from --config FILE, else $ITSM_CONFIG, else ./itsm.toml (written by deploy/quickstart.sh),
+  then overridden by environment variables ITSM_<SECTION>__<KEY>:
+
+  [server]   listen            address to serve on            (default 127.0.0.1:8080)
+             body_bytes_max    request body limit in bytes    (default 262144)
+  [database] url               PostgreSQL URL of the application role (SELECT/INSERT only)
+             owner_url         PostgreSQL URL of the owner role (migrations, operator commands)
+             connections_max   pool size                      (default 16)
+             acquire_timeout_ms                               (default 5000)
+  [nats]     url               NATS URL (used by the projector and relay)
+  [crypto]   master_key        base64 of 32 random bytes; wraps the per-person keys
+  [log]      format            \"pretty\" or \"json\"          (default pretty)
+             filter            tracing filter, e.g. \"info,sqlx=warn\" (RUST_LOG wins)
+  [ticket]   reopen_window_s   seconds a resolved ticket may be reopened (default 604800)
+             priority_matrix   {impact: {urgency: priority}}
+             field_definitions [{key, kind, required, options}]
+  Example: deploy/itsm.toml.example";
+
+/// A string that never shows in `Debug` output.
+#[derive(Clone, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub nats: NatsConfig,
+    pub crypto: CryptoConfig,
+    pub log: LogConfig,
+    pub ticket: TicketPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub body_bytes_max: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            body_bytes_max: command_service::BODY_BYTES_MAX_DEFAULT,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub owner_url: Secret,
+    pub connections_max: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::default(),
+            owner_url: Secret::default(),
+            connections_max: 16,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    pub url: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CryptoConfig {
+    pub master_key: Secret,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info,sqlx=warn,tower_http=info".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Server-side limits on every connection (DESIGN §3: keep transactions short).
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+const STATEMENT_TIMEOUT: &str = "30s";
+
+impl Config {
+    /// Loads the configuration from `path` (if it exists) and the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let path = path.map(Path::to_path_buf).unwrap_or_else(default_path);
+        // Only ITSM_<SECTION>__<KEY> variables are settings; ITSM_CONFIG and the deploy
+        // scripts' ITSM_PG_PORT and the like are not.
+        let env = Env::prefixed("ITSM_")
+            .filter(|key| key.as_str().contains("__"))
+            .split("__");
+        let config: Config = Figment::new()
+            .merge(Toml::file(&path))
+            .merge(env)
+            .extract()?;
+        Ok(config)
+    }
+
+    /// A pool of the application role.
+    pub async fn app_pool(&self) -> anyhow::Result<PgPool> {
+        self.pool(&self.database.url, "database.url").await
+    }
+
+    /// A pool of the owner role (migrations and operator commands); the application role's
+    /// URL when no owner URL is configured.
+    pub async fn owner_pool(&self) -> anyhow::Result<PgPool> {
+        if self.database.owner_url.expose().is_empty() {
+            return self.app_pool().await;
+        }
+        self.pool(&self.database.owner_url, "database.owner_url")
+            .await
+    }
+
+    async fn pool(&self, url: &Secret, key: &str) -> anyhow::Result<PgPool> {
+        anyhow::ensure!(
+            !url.expose().is_empty(),
+            "{key} is not set (see `itsm --help`)"
+        );
+        let options = PgConnectOptions::from_str(url.expose())
+            .map_err(|_| anyhow::anyhow!("{key} is not a valid PostgreSQL URL"))?
+            .options([
+                (
+                    "idle_in_transaction_session_timeout",
+                    IDLE_IN_TRANSACTION_TIMEOUT,
+                ),
+                ("statement_timeout", STATEMENT_TIMEOUT),
+            ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(self.database.connections_max)
+            .acquire_timeout(Duration::from_millis(self.database.acquire_timeout_ms))
+            .connect_with(options)
+            .await?;
+        Ok(pool)
+    }
+}
+
+fn default_path() -> PathBuf {
+    std::env::var_os("ITSM_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CONFIG_FILE_DEFAULT))
+}

@@ -1,0 +1,6 @@
+//! The `itsm` binary's library: configuration, telemetry and the operator commands, so that
+//! tests can drive them without spawning the binary.
+
+pub mod cli;
+pub mod config;
+pub mod telemetry;
