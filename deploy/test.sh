@@ -12,6 +12,18 @@ cd "$ITSM_REPO"
 require_cargo
 itsm_setup --build-tools
 
+# Every test creates its own database itsm_test_<uuid>; drop those left by earlier runs.
+owner_url=$(toml_get "$ITSM_CONFIG_FILE" database owner_url)
+stale=$(psql "$owner_url" -X -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'itsm\_test\_%'" 2>/dev/null || true)
+if [[ -n $stale ]]; then
+    log "Dropping $(wc -l <<<"$stale") test databases left by earlier runs"
+    while read -r name; do
+        # Variables are interpolated only in psql's input, not in -c; :"name" quotes the identifier.
+        psql "$owner_url" -X -q -v ON_ERROR_STOP=1 -v name="$name" >/dev/null 2>&1 \
+            <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' || warn "could not drop $name"
+    done <<<"$stale"
+fi
+
 # The tests find ./itsm.toml themselves; the variable makes it explicit for any working directory.
 export ITSM_CONFIG="$ITSM_CONFIG_FILE"
 log "Running the tests (cargo test --workspace --locked $*)"

@@ -24,6 +24,10 @@ pub struct TestDatabase {
     pub owner_pool: PgPool,
     pub app_options: PgConnectOptions,
     pub owner_options: PgConnectOptions,
+    /// URL of this database as the application role (for configuration files of spawned binaries).
+    pub app_url: String,
+    /// URL of this database as the owner role.
+    pub owner_url: String,
 }
 
 impl TestDatabase {
@@ -54,6 +58,8 @@ impl TestDatabase {
             .expect("migrate test database");
         let app_pool = pool(app_options.clone()).await;
         TestDatabase {
+            app_url: with_database(&app_url, &name),
+            owner_url: with_database(&owner_url, &name),
             name,
             app_pool,
             owner_pool,
@@ -61,6 +67,24 @@ impl TestDatabase {
             owner_options,
         }
     }
+}
+
+/// `url` with its database (the last path segment) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let authority_end = base.find("://").map_or(0, |index| index + 3);
+    let host_part = &base[authority_end..];
+    let server = host_part
+        .split_once('/')
+        .map_or(host_part, |(server, _)| server);
+    let mut result = format!("{}{server}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
 }
 
 async fn pool(options: PgConnectOptions) -> PgPool {

@@ -1,0 +1,64 @@
+//! Operator commands without a running server: help, configuration errors, migrate, tokens.
+
+use crate::{itsm_command, stderr, stdout, Installation, TempDir};
+
+#[test]
+fn help_documents_every_setting_and_the_environment_overrides() {
+    let output = itsm_command(&["--help"], None).output().unwrap();
+    assert!(output.status.success());
+    let help = stdout(&output);
+    for needle in [
+        "ITSM_<SECTION>__<KEY>",
+        "itsm.toml",
+        "database",
+        "owner_url",
+        "master_key",
+        "listen",
+        "events",
+        "token",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn an_unknown_setting_is_a_configuration_error_that_names_it() {
+    let dir = TempDir::new();
+    let config = dir.path.join("itsm.toml");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"postgres://u:sekret@127.0.0.1/x\"\nsize = 3\n",
+    )
+    .unwrap();
+    let output = itsm_command(&["migrate"], Some(&config)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("size"), "{message}");
+    assert!(!message.contains("sekret"), "a secret leaked: {message}");
+}
+
+#[tokio::test]
+async fn migrate_is_repeatable_and_a_token_is_printed_once_and_stored_hashed() {
+    let installation = Installation::new().await;
+    for _ in 0..2 {
+        let output = installation.itsm(&["migrate"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let output = installation.itsm(&["token", "issue", "--user", "admin", "--role", "admin"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = stdout(&output).trim().to_owned();
+    assert!(token.starts_with("itsm_") && token.len() > 40, "{token}");
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
+        .fetch_one(&installation.db.owner_pool)
+        .await
+        .unwrap();
+    assert_ne!(stored, token.as_bytes(), "the token must be stored hashed");
+
+    let output = installation.itsm(&["token", "issue", "--user", "x", "--role", "emperor"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("unknown role"),
+        "{}",
+        stderr(&output)
+    );
+}
