@@ -10,6 +10,7 @@ use crate::{itsm_command, stderr, stdout, Installation};
 
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 
+#[derive(Debug)]
 struct Server(Child);
 
 impl Server {

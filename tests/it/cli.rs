@@ -23,7 +23,7 @@ fn help_documents_every_setting_and_the_environment_overrides() {
 
 #[test]
 fn an_unknown_setting_is_a_configuration_error_that_names_it() {
-    let dir = TempDir::new();
+    let dir = TempDir::create();
     let config = dir.path.join("itsm.toml");
     std::fs::write(
         &config,

@@ -12,6 +12,7 @@ use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
 
 /// A fresh database with an `itsm.toml` pointing at it.
+#[derive(Debug)]
 pub struct Installation {
     pub db: TestDatabase,
     pub config: PathBuf,
@@ -22,7 +23,7 @@ pub struct Installation {
 impl Installation {
     pub async fn new() -> Installation {
         let db = TestDatabase::create().await;
-        let dir = TempDir::new();
+        let dir = TempDir::create();
         let port = free_port();
         let config = dir.path.join("itsm.toml");
         let text = format!(
@@ -85,12 +86,13 @@ fn free_port() -> u16 {
 }
 
 /// A directory removed on drop.
+#[derive(Debug)]
 pub struct TempDir {
     pub path: PathBuf,
 }
 
 impl TempDir {
-    pub fn new() -> TempDir {
+    pub fn create() -> TempDir {
         let path =
             std::env::temp_dir().join(format!("itsm-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("create temp dir");
