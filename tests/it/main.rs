@@ -4,6 +4,7 @@
 
 mod binary;
 mod cli;
+mod invariants;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
