@@ -71,16 +71,21 @@ pub fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// The offending field's path; for an unknown field serde reports the enclosing object, so the
-/// field's own name (quoted in the message) is appended.
+/// The offending field's path. serde_path_to_error has already entered an unknown key of a plain
+/// struct, but not one inside an internally tagged enum (whose content serde buffers), nor a
+/// missing one; then the field's own name (quoted in the message) is appended.
 fn field_path(path: &str, error: &serde_json::Error) -> String {
     let message = error.to_string();
-    let unknown = message
-        .strip_prefix("unknown field `")
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());
-    match (path, unknown) {
+    match (path, named) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),
+        (parent, Some(name)) if parent == name || parent.ends_with(&format!(".{name}")) => {
+            parent.to_owned()
+        }
         (parent, Some(name)) => format!("{parent}.{name}"),
         (parent, None) => parent.to_owned(),
     }

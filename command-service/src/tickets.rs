@@ -16,7 +16,7 @@ use domain::ticket::{Ticket, TicketCommand, TicketId, TicketNumber, TicketPolicy
 use event_store::crypto::PersonalDataVault;
 use event_store::hash::GENESIS;
 use event_store::{
-    append, processed_command, read_stream, AppendRequest, Cursor, Metadata, StoreError,
+    append, processed_command, read_stream_after, AppendRequest, Cursor, Metadata, StoreError,
     StoredResult,
 };
 use serde_json::json;
@@ -29,8 +29,12 @@ use crate::codec::{self, STREAM_TYPE};
 use crate::error::ApiError;
 use crate::metrics::{CommandLabels, Metrics};
 
-/// How often a command is decided again after losing a race against another process.
-const APPEND_ATTEMPTS_MAX: usize = 8;
+/// How often a command is decided again after losing a race against another process. Each lost
+/// race means another process applied a command to this ticket, and each process applies its
+/// queued commands on the ticket one after the other with a warm cache while the loser reloads;
+/// so the bound must exceed the commands the other processes may have queued on one hot ticket
+/// (two processes with 16 concurrent commands each lose up to ~16 times in a row).
+const APPEND_ATTEMPTS_MAX: usize = 64;
 /// Tickets whose state stays cached; idle ones are evicted beyond this.
 const CACHED_TICKETS_MAX: usize = 50_000;
 /// Namespace of command ids derived from `Idempotency-Key`s.
@@ -143,23 +147,24 @@ impl TicketService {
         for _ in 0..APPEND_ATTEMPTS_MAX {
             let loaded = match cached.take() {
                 Some(loaded) => loaded,
-                None => self.load(&request).await?,
+                None => self.catch_up(&request, Loaded::empty()).await?,
             };
             match self
                 .attempt(&request, command_id, loaded, &mut cached)
                 .await?
             {
                 Attempt::Done(outcome) => return Ok(outcome),
-                Attempt::Conflict => {
+                Attempt::Conflict(stale) => {
                     self.metrics.version_conflicts.inc();
+                    *cached = Some(self.catch_up(&request, stale).await?);
                 }
             }
         }
         Err(ApiError::Contention)
     }
 
-    /// One decide-and-append round; leaves the new state in `cached` on success and nothing
-    /// (forcing a reload) after a conflict or failure.
+    /// One decide-and-append round; leaves the new state in `cached` on success, hands the
+    /// stale state back after a conflict, and leaves nothing (forcing a reload) after a failure.
     async fn attempt(
         &self,
         request: &CommandRequest,
@@ -232,20 +237,20 @@ impl TicketService {
                 Ok(Attempt::Done(outcome))
             }
             Err(StoreError::VersionConflict { .. }) if request.expected_version.is_some() => {
-                let current = self.load(request).await?.version;
-                Err(ApiError::StaleVersion {
-                    expected: loaded.version,
-                    current,
-                })
+                let expected = loaded.version;
+                let fresh = self.catch_up(request, loaded).await?;
+                let current = fresh.version;
+                *cached = Some(fresh);
+                Err(ApiError::StaleVersion { expected, current })
             }
-            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict),
+            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict(loaded)),
             Err(StoreError::DuplicateCommand(stored)) => Ok(Attempt::Done(replayed(*stored))),
             Err(error) => Err(error.into()),
         }
     }
 
     /// With `If-Match`, the command applies only to the version the client saw. A cached state
-    /// that disagrees may be stale (another process appended), so it is reloaded once.
+    /// that disagrees may be stale (another process appended), so it catches up once first.
     async fn check_expected_version(
         &self,
         request: &CommandRequest,
@@ -257,23 +262,35 @@ impl TicketService {
         if expected == loaded.version {
             return Ok(loaded);
         }
-        let fresh = self.load(request).await?;
-        if expected == fresh.version {
-            return Ok(fresh);
+        let fresh = self.catch_up(request, loaded).await?;
+        match fresh.version {
+            0 => Err(ApiError::TicketNotFound),
+            current if current == expected => Ok(fresh),
+            current => Err(ApiError::StaleVersion { expected, current }),
         }
-        Err(ApiError::StaleVersion {
-            expected,
-            current: fresh.version,
-        })
     }
 
-    async fn load(&self, request: &CommandRequest) -> Result<Loaded, ApiError> {
+    /// `loaded` brought up to the stream's head by applying only the events after its version
+    /// (all of them for an empty state). Events that do not chain onto `loaded`'s last hash
+    /// mean the cached state is not this stream's history: it is rebuilt from the start.
+    async fn catch_up(
+        &self,
+        request: &CommandRequest,
+        mut loaded: Loaded,
+    ) -> Result<Loaded, ApiError> {
         if matches!(request.command, TicketCommand::Open { .. }) {
-            return Ok(Loaded::empty());
+            return Ok(loaded);
         }
-        let stored = read_stream(&self.pool, request.ticket.as_uuid()).await?;
-        let mut loaded = Loaded::empty();
-        for event in &stored {
+        let stream = request.ticket.as_uuid();
+        let newer = read_stream_after(&self.pool, stream, loaded.version).await?;
+        if newer
+            .first()
+            .is_some_and(|first| first.previous_hash != loaded.last_hash)
+        {
+            tracing::warn!("cached ticket state does not chain onto the stream; rebuilding it");
+            return Box::pin(self.catch_up(request, Loaded::empty())).await;
+        }
+        for event in &newer {
             let decoded = codec::decode(&self.pool, &self.vault, event).await?;
             loaded.state.0.apply(&decoded);
             loaded.version = event.stream_version;
@@ -313,7 +330,8 @@ impl TicketService {
 
 enum Attempt {
     Done(CommandOutcome),
-    Conflict,
+    /// Another process appended first; carries the state the command was decided on.
+    Conflict(Loaded),
 }
 
 fn command_id(actor: &Actor, idempotency_key: Option<&str>) -> Uuid {

@@ -28,6 +28,25 @@ pub async fn read_stream(pool: &PgPool, stream_id: Uuid) -> Result<Vec<RecordedE
     rows.iter().map(decode).collect()
 }
 
+/// The events of a stream after `after_version`, in version order (catching up a cached state).
+pub async fn read_stream_after(
+    pool: &PgPool,
+    stream_id: Uuid,
+    after_version: u64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version"
+    );
+    let rows = sqlx::query(sql)
+        .bind(stream_id)
+        .bind(after_version as i64)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// Up to `limit` events after `cursor`, in `(transaction_id, global_position)` order, only from
 /// transactions below the snapshot's xmin: every such transaction has finished, so no event can
 /// later appear behind the returned ones. A long-running writer delays events, never loses them.

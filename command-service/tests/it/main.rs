@@ -1,0 +1,10 @@
+//! Integration tests of the command service: the real router on port 0, a fresh PostgreSQL
+//! database per test, HTTP through reqwest.
+
+mod concurrency;
+mod helpers;
+mod lifecycle;
+mod open;
+mod operations;
+mod rejections;
+mod schemas;
