@@ -156,7 +156,7 @@ impl TicketService {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Conflict(stale) => {
                     self.metrics.version_conflicts.inc();
-                    *cached = Some(self.catch_up(&request, stale).await?);
+                    *cached = Some(self.catch_up(&request, *stale).await?);
                 }
             }
         }
@@ -243,7 +243,7 @@ impl TicketService {
                 *cached = Some(fresh);
                 Err(ApiError::StaleVersion { expected, current })
             }
-            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict(loaded)),
+            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict(Box::new(loaded))),
             Err(StoreError::DuplicateCommand(stored)) => Ok(Attempt::Done(replayed(*stored))),
             Err(error) => Err(error.into()),
         }
@@ -331,7 +331,7 @@ impl TicketService {
 enum Attempt {
     Done(CommandOutcome),
     /// Another process appended first; carries the state the command was decided on.
-    Conflict(Loaded),
+    Conflict(Box<Loaded>),
 }
 
 fn command_id(actor: &Actor, idempotency_key: Option<&str>) -> Uuid {
