@@ -100,9 +100,11 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .app_pool()
         .await
         .context("connecting to PostgreSQL")?;
+    let master_key = master_key(&config)?;
+    master_key.check_against(&pool).await?;
     let settings = command_service::Settings {
         pool,
-        master_key: master_key(&config)?,
+        master_key,
         policy: config.ticket.clone(),
         body_bytes_max: config.server.body_bytes_max,
     };
@@ -186,7 +188,9 @@ async fn events(
     anyhow::ensure!(!events.is_empty(), "ticket {ticket} not found");
     let verdict = verify_stream(&events);
     if decrypt {
-        let vault = PersonalDataVault::new(&master_key(config)?);
+        let master_key = master_key(config)?;
+        master_key.check_against(&pool).await?;
+        let vault = PersonalDataVault::new(&master_key);
         for event in &mut events {
             let decoded = command_service::codec::decode(&pool, &vault, event).await?;
             event.payload = payload_of(&decoded);

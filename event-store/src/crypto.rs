@@ -61,6 +61,36 @@ impl MasterKey {
     pub fn to_base64(&self) -> String {
         BASE64.encode(self.0)
     }
+
+    /// A one-way fingerprint that identifies the key without revealing it.
+    fn fingerprint(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"itsm-master-key-fingerprint-v1\0");
+        hasher.update(self.0);
+        hasher.finalize().into()
+    }
+
+    /// Records this key's fingerprint in a new database, or checks it against the recorded one:
+    /// personal data encrypted under one master key cannot be read with another.
+    pub async fn check_against(&self, pool: &PgPool) -> Result<(), StoreError> {
+        let fingerprint = self.fingerprint();
+        sqlx::query("INSERT INTO master_key_check (id, fingerprint) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(fingerprint.as_slice())
+            .execute(pool)
+            .await?;
+        let recorded: Vec<u8> =
+            sqlx::query_scalar("SELECT fingerprint FROM master_key_check WHERE id = 1")
+                .fetch_one(pool)
+                .await?;
+        if recorded != fingerprint {
+            return Err(StoreError::Crypto(
+                "crypto.master_key is not the key this database was set up with; restore the original itsm.toml \
+                 (personal data cannot be decrypted with another key)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A data subject and their key.

@@ -158,3 +158,21 @@ async fn itsm_events_reports_a_tampered_event_and_exits_non_zero() {
         stderr(&output)
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_to_start_with_a_master_key_the_database_was_not_set_up_with() {
+    let installation = Installation::new().await;
+    event_store::crypto::MasterKey::generate()
+        .check_against(&installation.db.app_pool)
+        .await
+        .unwrap();
+
+    let output = installation.itsm(&["serve"]);
+
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("crypto.master_key is not the key"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -121,3 +121,22 @@ async fn after_the_subject_key_is_deleted_the_fields_read_as_erased_and_the_chai
         json!({"description": ERASED, "requester": {"name": ERASED}})
     );
 }
+
+#[tokio::test]
+async fn the_first_master_key_is_recorded_and_another_one_is_refused() {
+    let db = TestDatabase::create().await;
+    let first = MasterKey::generate();
+    first.check_against(&db.app_pool).await.unwrap();
+    first.check_against(&db.app_pool).await.unwrap();
+
+    let error = MasterKey::generate()
+        .check_against(&db.app_pool)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("not the key this database was set up with"),
+        "{error}"
+    );
+}
