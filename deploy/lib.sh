@@ -374,10 +374,20 @@ itsm_find_pg_superuser() {
 
 ITSM_CONFIG_CREATED=0
 
+# The secrets of this machine's installation are kept once per user, so that every checkout on
+# the machine (a second clone, CI's fresh clone) uses the same roles, passwords, database and
+# master key instead of resetting the passwords and locking the others out.
+ITSM_USER_CONFIG_FILE="${XDG_CONFIG_HOME:-$HOME/.config}/itsm/itsm.toml"
+
 itsm_write_config_if_missing() {
     if [[ -f $ITSM_CONFIG_FILE ]]; then
         chmod 600 "$ITSM_CONFIG_FILE"
         log "Using existing configuration $ITSM_CONFIG_FILE"
+        return 0
+    fi
+    if [[ -f $ITSM_USER_CONFIG_FILE && -z ${ITSM_CONFIG:-} ]]; then
+        log "Copying this machine's configuration $ITSM_USER_CONFIG_FILE to $ITSM_CONFIG_FILE"
+        install -m 600 "$ITSM_USER_CONFIG_FILE" "$ITSM_CONFIG_FILE"
         return 0
     fi
     log "Writing configuration $ITSM_CONFIG_FILE (new random passwords and master key)"
@@ -405,6 +415,9 @@ master_key = "$key"
 EOF
     mv -f "$tmp" "$ITSM_CONFIG_FILE"
     ITSM_CONFIG_CREATED=1
+    if [[ -z ${ITSM_CONFIG:-} ]] && mkdir -p "$(dirname "$ITSM_USER_CONFIG_FILE")" 2>/dev/null; then
+        install -m 600 "$ITSM_CONFIG_FILE" "$ITSM_USER_CONFIG_FILE" && note "kept a copy in $ITSM_USER_CONFIG_FILE for other checkouts"
+    fi
 }
 
 # Reads both database URLs back from the config file: sets ITSM_{OWNER,APP}_{USER,PW}, ITSM_DB.
