@@ -174,16 +174,11 @@ impl TicketService {
     ) -> Result<Attempt, ApiError> {
         let loaded = self.check_expected_version(request, loaded).await?;
         let now = Utc::now();
-        let decided = decide_on(
-            &loaded.state,
-            Decide {
-                command: request.command.clone(),
-                now,
-            },
-            &self.policy,
-        )
-        .await;
-        let (events, next) = match decided {
+        let command = Decide {
+            command: request.command.clone(),
+            now,
+        };
+        let (events, next) = match decide_on(&loaded.state, command, &self.policy).await {
             Ok(decided) => decided,
             Err(rule) => {
                 *cached = Some(loaded);
@@ -195,12 +190,14 @@ impl TicketService {
             *cached = Some(loaded);
             return Ok(Attempt::Done(outcome));
         }
+        let subject_identifier = subject_identifier(request, &next.0);
         let subject = self
             .vault
-            .subject_for(&self.pool, &subject_identifier(request, &next.0))
+            .subject_for(&self.pool, &subject_identifier)
             .await?;
+        let actor = request.actor.user.clone();
         let metadata = Metadata::new(
-            request.actor.user.clone(),
+            actor,
             now,
             request.origin.clone(),
             request.correlation_id,
@@ -220,32 +217,47 @@ impl TicketService {
         match append(&self.pool, append_request).await {
             Ok(appended) => {
                 self.metrics.events_appended.inc_by(events.len() as u64);
-                let version = appended.stored.last_version;
+                let (version, cursor) = (appended.stored.last_version, appended.stored.cursor);
                 *cached = Some(Loaded {
                     state: next,
                     version,
                     last_hash: appended.last_hash,
                 });
+                let events_appended = events.len();
                 let outcome = CommandOutcome {
                     ticket: request.ticket,
                     number,
                     version,
-                    cursor: Some(appended.stored.cursor),
-                    events_appended: events.len(),
+                    cursor: Some(cursor),
+                    events_appended,
                     replayed: false,
                 };
                 Ok(Attempt::Done(outcome))
             }
-            Err(StoreError::VersionConflict { .. }) if request.expected_version.is_some() => {
+            Err(error) => self.append_failed(request, loaded, error, cached).await,
+        }
+    }
+
+    /// After a failed append: a lost race is retried (or, with `If-Match`, a 412); a duplicate
+    /// command id answers with the first result; anything else is a failure.
+    async fn append_failed(
+        &self,
+        request: &CommandRequest,
+        loaded: Loaded,
+        error: StoreError,
+        cached: &mut Option<Loaded>,
+    ) -> Result<Attempt, ApiError> {
+        match error {
+            StoreError::VersionConflict { .. } if request.expected_version.is_some() => {
                 let expected = loaded.version;
                 let fresh = self.catch_up(request, loaded).await?;
                 let current = fresh.version;
                 *cached = Some(fresh);
                 Err(ApiError::StaleVersion { expected, current })
             }
-            Err(StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict(Box::new(loaded))),
-            Err(StoreError::DuplicateCommand(stored)) => Ok(Attempt::Done(replayed(*stored))),
-            Err(error) => Err(error.into()),
+            StoreError::VersionConflict { .. } => Ok(Attempt::Conflict(Box::new(loaded))),
+            StoreError::DuplicateCommand(stored) => Ok(Attempt::Done(replayed(*stored))),
+            error => Err(error.into()),
         }
     }
 

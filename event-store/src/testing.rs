@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 const POOL_CONNECTIONS_MAX: u32 = 20;
 
-/// A migrated database of its own for one test.
+/// A migrated database of its own for one test, dropped when the value is dropped.
 #[derive(Debug)]
 pub struct TestDatabase {
     pub name: String,
@@ -66,6 +66,35 @@ impl TestDatabase {
             app_options,
             owner_options,
         }
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database (terminating the test's connections) on a thread of its own, since
+    /// the test's runtime may be shutting down. Failures only leave the database behind;
+    /// `deploy/test.sh` removes leftovers before each run.
+    fn drop(&mut self) {
+        let (admin_url, name) = (urls().0, self.name.clone());
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let options = PgConnectOptions::from_str(&admin_url).ok()?;
+                let admin = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .ok()?;
+                // `name` was generated from a UUID, never from input.
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropping.join();
     }
 }
 
