@@ -484,6 +484,9 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner_role')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \\gexec
 ALTER DATABASE :"db" OWNER TO :"owner_role";
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app_role";
+-- The owner may end the application role's sessions (DROP DATABASE … WITH (FORCE) of the
+-- tests' databases); it gains no right on events it does not have already as their owner.
+GRANT :"app_role" TO :"owner_role";
 SQL
 
     if [[ $ITSM_CONFIG_CREATED -eq 1 && $db_existed != 0 ]]; then
