@@ -27,4 +27,11 @@ fi
 # The tests find ./itsm.toml themselves; the variable makes it explicit for any working directory.
 export ITSM_CONFIG="$ITSM_CONFIG_FILE"
 log "Running the tests (cargo test --workspace --locked $*)"
-exec cargo test --workspace --locked "$@"
+output=$(mktemp)
+trap 'rm -f "$output"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$output" || status=${PIPESTATUS[0]}
+# cargo's last line is the (empty) doc-test run of the last crate; close with the total instead.
+awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$output"
+exit "$status"
