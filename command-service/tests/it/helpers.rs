@@ -58,8 +58,14 @@ pub struct Reply {
     pub text: String,
 }
 
-/// Serves a fresh command service against a fresh database.
+/// Serves a fresh command service against a fresh database. Logs only with `TEST_LOG=1`.
 pub async fn spawn_app() -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
     let db = Arc::new(TestDatabase::create().await);
     let master_key = MasterKey::generate();
     let pool = process_pool(&db).await;
