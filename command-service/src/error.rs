@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::i18n::{message, Language};
 
-/// Problem type URIs are relative to this base (documented in the OpenAPI document).
-const PROBLEM_TYPE_BASE: &str = "https://itsm.example/problems/";
+/// Problem types are URNs (RFC 9457 allows non-resolvable URIs): `urn:itsm:problem:<code>`.
+const PROBLEM_TYPE_BASE: &str = "urn:itsm:problem:";
 
 /// What went wrong, with enough detail for a precise status and a machine-readable body.
 #[derive(Debug, thiserror::Error)]

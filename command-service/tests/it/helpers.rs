@@ -315,7 +315,7 @@ impl Reply {
         assert_eq!(body["code"], code, "{body}");
         assert_eq!(body["status"], status.as_u16(), "{body}");
         let problem_type = body["type"].as_str().expect("type is a string");
-        assert!(problem_type.ends_with(&format!("/{code}")), "{body}");
+        assert_eq!(problem_type, format!("urn:itsm:problem:{code}"), "{body}");
         assert!(body["title"]
             .as_str()
             .is_some_and(|title| !title.is_empty()));
