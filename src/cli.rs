@@ -61,11 +61,14 @@ pub enum TokenCommand {
         /// Role(s): requester, agent, supervisor, asset_manager, auditor, admin.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// Days until the token expires (default: never).
-        #[arg(long)]
-        expires_in_days: Option<i64>,
+        /// Days until the token expires, 1 to 3650 (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=TOKEN_DAYS_MAX))]
+        expires_in_days: Option<u16>,
     },
 }
+
+/// Longest validity of a token, in days (ten years).
+const TOKEN_DAYS_MAX: i64 = 3650;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
@@ -161,13 +164,14 @@ async fn issue(
     config: &Config,
     user: &str,
     roles: &[String],
-    expires_in_days: Option<i64>,
+    expires_in_days: Option<u16>,
 ) -> anyhow::Result<ExitCode> {
+    // Operator commands other than `migrate` use the application role: least privilege.
     let pool = config
-        .owner_pool()
+        .app_pool()
         .await
         .context("connecting to PostgreSQL")?;
-    let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(days));
+    let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days)));
     let token = command_service::auth::issue_token(&pool, user, roles, expires_at).await?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
@@ -180,7 +184,7 @@ async fn events(
     decrypt: bool,
 ) -> anyhow::Result<ExitCode> {
     let pool = config
-        .owner_pool()
+        .app_pool()
         .await
         .context("connecting to PostgreSQL")?;
     let stream = find_stream(&pool, ticket).await?;

@@ -29,6 +29,11 @@ pub const ROLES: &[&str] = &[
     "admin",
 ];
 
+/// Roles that may issue agent commands on any ticket (per-queue rights come later).
+pub const AGENT_ROLES: &[&str] = &["agent", "supervisor", "admin"];
+/// Longest user name a token may carry.
+const USER_NAME_CHARS_MAX: usize = 100;
+
 /// The authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
@@ -41,6 +46,11 @@ impl Actor {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|held| held == role)
     }
+
+    /// Whether the actor may act as an agent (on any ticket, for now).
+    pub fn is_agent(&self) -> bool {
+        AGENT_ROLES.iter().any(|role| self.has_role(role))
+    }
 }
 
 /// Errors of issuing a token.
@@ -48,7 +58,7 @@ impl Actor {
 pub enum TokenError {
     #[error("unknown role {0:?}; known roles: {known}", known = ROLES.join(", "))]
     UnknownRole(String),
-    #[error("user name must be 1 to 100 characters")]
+    #[error("user name must be 1 to {USER_NAME_CHARS_MAX} characters")]
     InvalidUser,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -62,7 +72,7 @@ pub async fn issue_token(
     roles: &[String],
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, TokenError> {
-    if user.trim().is_empty() || user.chars().count() > 100 {
+    if user.trim().is_empty() || user.chars().count() > USER_NAME_CHARS_MAX {
         return Err(TokenError::InvalidUser);
     }
     if let Some(unknown) = roles.iter().find(|role| !ROLES.contains(&role.as_str())) {

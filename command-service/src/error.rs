@@ -47,8 +47,16 @@ pub enum ApiError {
     Contention,
     #[error(transparent)]
     Rule(#[from] TicketError),
+    #[error("the Idempotency-Key was used before for a different request")]
+    IdempotencyKeyReused,
+    #[error("the ticket named in {field} does not exist")]
+    TargetTicketNotFound { field: &'static str },
+    #[error("the ticket to merge into is already closed, cancelled or merged")]
+    MergeTargetFinished,
     #[error("service unavailable")]
     Unavailable,
+    #[error("the request took too long and was abandoned")]
+    Timeout,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -85,7 +93,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) | ApiError::InvalidHeader(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidField { .. }
+            | ApiError::IdempotencyKeyReused
+            | ApiError::TargetTicketNotFound { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::MergeTargetFinished => StatusCode::CONFLICT,
+            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -119,6 +131,10 @@ impl ApiError {
             ApiError::Contention => "contention",
             ApiError::Rule(rule) => rule.code(),
             ApiError::Unavailable => "unavailable",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::TargetTicketNotFound { .. } => "target_ticket_not_found",
+            ApiError::MergeTargetFinished => "merge_target_finished",
+            ApiError::Timeout => "timeout",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -127,6 +143,7 @@ impl ApiError {
         match self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             ApiError::InvalidHeader(name) => Some((*name).to_owned()),
+            ApiError::TargetTicketNotFound { field } => Some((*field).to_owned()),
             ApiError::Rule(rule) => rule.field(),
             _ => None,
         }

@@ -168,3 +168,19 @@ impl<S: Send + Sync> FromRequestParts<S> for CorrelationId {
         Ok(CorrelationId(id))
     }
 }
+
+/// The `{ticket}` path segment; a segment that does not even decode is an unknown ticket.
+#[derive(Clone, Debug)]
+pub struct TicketPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TicketPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(ticket) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::TicketNotFound)?;
+        Ok(TicketPath(ticket))
+    }
+}

@@ -114,6 +114,167 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "An unexpected error occurred; nothing was saved.",
     ),
     (
+        "already_opened",
+        "Ticket existiert bereits",
+        "Ticket already exists",
+    ),
+    (
+        "ticket_type_not_supported",
+        "Ticketart wird noch nicht unterstützt",
+        "Ticket type not supported yet",
+    ),
+    (
+        "cannot_merge_into_itself",
+        "Ein Ticket kann nicht mit sich selbst zusammengeführt werden",
+        "A ticket cannot be merged into itself",
+    ),
+    (
+        "cannot_link_to_itself",
+        "Ein Ticket kann nicht mit sich selbst verknüpft werden",
+        "A ticket cannot be linked to itself",
+    ),
+    (
+        "already_linked",
+        "Verknüpfung besteht bereits",
+        "Link already exists",
+    ),
+    ("not_linked", "Verknüpfung besteht nicht", "No such link"),
+    ("too_many_links", "Zu viele Verknüpfungen", "Too many links"),
+    ("too_many_articles", "Zu viele Artikel", "Too many articles"),
+    (
+        "assignee_required",
+        "Zuerst eine Bearbeiter:in zuweisen",
+        "Assign someone first",
+    ),
+    (
+        "unknown_field",
+        "Unbekanntes Zusatzfeld",
+        "Unknown dynamic field",
+    ),
+    (
+        "invalid_field_value",
+        "Ungültiger Wert im Zusatzfeld",
+        "Invalid dynamic field value",
+    ),
+    (
+        "required_field_missing",
+        "Pflichtfeld fehlt",
+        "Required field missing",
+    ),
+    (
+        "target_ticket_not_found",
+        "Zielticket nicht gefunden",
+        "Target ticket not found",
+    ),
+    (
+        "merge_target_finished",
+        "Zielticket ist bereits abgeschlossen",
+        "Target ticket is already finished",
+    ),
+    (
+        "idempotency_key_reused",
+        "Idempotency-Key wurde für eine andere Anfrage verwendet",
+        "Idempotency-Key was used for a different request",
+    ),
+    (
+        "timeout",
+        "Zeitüberschreitung, bitte erneut versuchen",
+        "Timed out, please retry",
+    ),
+    ("title_empty", "Titel fehlt", "Title missing"),
+    (
+        "title_too_long",
+        "Titel zu lang (höchstens 200 Zeichen)",
+        "Title too long (200 characters at most)",
+    ),
+    (
+        "description_too_long",
+        "Beschreibung zu lang (höchstens 64 KiB)",
+        "Description too long (64 KiB at most)",
+    ),
+    ("text_empty", "Text fehlt", "Text missing"),
+    (
+        "text_too_long",
+        "Text zu lang (höchstens 64 KiB)",
+        "Text too long (64 KiB at most)",
+    ),
+    (
+        "control_character",
+        "Unzulässiges Steuerzeichen",
+        "Control character not allowed",
+    ),
+    (
+        "ticket_number_invalid",
+        "Ungültige Ticketnummer",
+        "Invalid ticket number",
+    ),
+    (
+        "requester_name_empty",
+        "Name der meldenden Person fehlt",
+        "Requester name missing",
+    ),
+    (
+        "requester_name_too_long",
+        "Name der meldenden Person zu lang",
+        "Requester name too long",
+    ),
+    (
+        "email_invalid",
+        "Ungültige E-Mail-Adresse",
+        "Invalid e-mail address",
+    ),
+    (
+        "phone_invalid",
+        "Ungültige Telefonnummer",
+        "Invalid phone number",
+    ),
+    ("identifier_empty", "Kennung fehlt", "Identifier missing"),
+    (
+        "identifier_too_long",
+        "Kennung zu lang",
+        "Identifier too long",
+    ),
+    ("reason_empty", "Begründung fehlt", "Reason missing"),
+    ("reason_too_long", "Begründung zu lang", "Reason too long"),
+    (
+        "resolution_code_empty",
+        "Lösungscode fehlt",
+        "Resolution code missing",
+    ),
+    (
+        "resolution_code_too_long",
+        "Lösungscode zu lang",
+        "Resolution code too long",
+    ),
+    ("tag_empty", "Leeres Schlagwort", "Empty tag"),
+    ("tag_too_long", "Schlagwort zu lang", "Tag too long"),
+    ("too_many_tags", "Zu viele Schlagwörter", "Too many tags"),
+    (
+        "attachment_name_empty",
+        "Name des Anhangs fehlt",
+        "Attachment name missing",
+    ),
+    (
+        "attachment_name_too_long",
+        "Name des Anhangs zu lang",
+        "Attachment name too long",
+    ),
+    (
+        "sha256_invalid",
+        "Ungültige SHA-256-Prüfsumme",
+        "Invalid SHA-256 checksum",
+    ),
+    (
+        "media_type_invalid",
+        "Ungültiger Medientyp",
+        "Invalid media type",
+    ),
+    (
+        "too_many_attachments",
+        "Zu viele Anhänge",
+        "Too many attachments",
+    ),
+    (
         "business_rule",
         "Geschäftsregel verletzt",
         "Business rule violated",
@@ -151,6 +312,81 @@ mod tests {
         assert_eq!(language("en-GB,en;q=0.9"), Language::English);
         assert_eq!(language("de-DE,en;q=0.5"), Language::German);
         assert_eq!(language("fr, en;q=0.5"), Language::English);
+    }
+
+    /// Every code the domain and the API can answer with (keep in step with `TicketError::code`,
+    /// `ValueError::code` and `ApiError::code`).
+    const CODES: &[&str] = &[
+        "malformed_json",
+        "invalid_field",
+        "body_too_large",
+        "unsupported_media_type",
+        "invalid_header",
+        "unauthenticated",
+        "missing_right",
+        "ticket_not_found",
+        "not_found",
+        "method_not_allowed",
+        "stale_version",
+        "contention",
+        "unavailable",
+        "internal",
+        "invalid_transition",
+        "reopen_window_expired",
+        "already_terminal",
+        "already_opened",
+        "ticket_type_not_supported",
+        "cannot_merge_into_itself",
+        "cannot_link_to_itself",
+        "already_linked",
+        "not_linked",
+        "too_many_links",
+        "too_many_articles",
+        "assignee_required",
+        "unknown_field",
+        "invalid_field_value",
+        "required_field_missing",
+        "target_ticket_not_found",
+        "merge_target_finished",
+        "idempotency_key_reused",
+        "timeout",
+        "title_empty",
+        "title_too_long",
+        "description_too_long",
+        "text_empty",
+        "text_too_long",
+        "control_character",
+        "ticket_number_invalid",
+        "requester_name_empty",
+        "requester_name_too_long",
+        "email_invalid",
+        "phone_invalid",
+        "identifier_empty",
+        "identifier_too_long",
+        "reason_empty",
+        "reason_too_long",
+        "resolution_code_empty",
+        "resolution_code_too_long",
+        "tag_empty",
+        "tag_too_long",
+        "too_many_tags",
+        "attachment_name_empty",
+        "attachment_name_too_long",
+        "sha256_invalid",
+        "media_type_invalid",
+        "too_many_attachments",
+    ];
+
+    #[test]
+    fn every_known_code_has_its_own_title() {
+        let fallback = message(Language::German, "business_rule");
+        for code in CODES {
+            assert_ne!(
+                message(Language::German, code),
+                fallback,
+                "{code} lacks a title"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -36,7 +36,7 @@ use crate::tickets::TicketService;
 /// Bound on request bodies unless configured otherwise (a description may be 64 KiB).
 pub const BODY_BYTES_MAX_DEFAULT: usize = 256 * 1024;
 /// Bound on one request's handling time.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const REQUEST_TIMEOUT_S: u64 = 30;
 
 /// What the service needs from the configuration.
 #[derive(Debug)]
@@ -98,11 +98,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(limit_time))
         .layer(axum::middleware::from_fn(error::render_problems))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(make_span)
@@ -123,6 +120,15 @@ fn make_span(request: &Request) -> tracing::Span {
         .map_or("unmatched", |path| path.as_str())
         .to_owned();
     tracing::info_span!("http", http.method = %request.method(), http.route = %route)
+}
+
+/// Abandons a request after `REQUEST_TIMEOUT_S` with a problem document. An append either
+/// committed before or not at all (one statement), so nothing is half written.
+async fn limit_time(request: Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(Duration::from_secs(REQUEST_TIMEOUT_S), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

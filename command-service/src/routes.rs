@@ -1,6 +1,6 @@
 //! The HTTP handlers of the command API.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::error::{ApiError, Problem};
-use crate::extract::{CorrelationId, IdempotencyKey, IfMatch, JsonBody};
+use crate::extract::{CorrelationId, IdempotencyKey, IfMatch, JsonBody, TicketPath};
 use crate::tickets::{CommandOutcome, CommandRequest};
 use crate::AppState;
 
@@ -65,12 +65,11 @@ fn accepted(status: StatusCode, outcome: CommandOutcome) -> Response {
     response
 }
 
-/// Roles that may issue agent commands; requesters may open tickets and write messages.
-const AGENT_ROLES: &[&str] = &["agent", "supervisor", "admin"];
+/// Commands a requester may send: open a ticket (as themselves) and write to their own tickets.
 const REQUESTER_COMMANDS: &[&str] = &["open", "add_requester_message"];
 
 fn authorize(actor: &Actor, command: &'static str) -> Result<(), ApiError> {
-    let agent = AGENT_ROLES.iter().any(|role| actor.has_role(role));
+    let agent = actor.is_agent();
     let requester = actor.has_role("requester") && REQUESTER_COMMANDS.contains(&command);
     if agent || requester {
         Ok(())
@@ -106,9 +105,13 @@ pub async fn open_ticket(
     actor: Actor,
     CorrelationId(correlation_id): CorrelationId,
     IdempotencyKey(idempotency_key): IdempotencyKey,
-    JsonBody(ticket): JsonBody<NewTicket>,
+    JsonBody(mut ticket): JsonBody<NewTicket>,
 ) -> Result<Response, ApiError> {
     authorize(&actor, "open")?;
+    if !actor.is_agent() {
+        // A requester reports for themselves; agents may open tickets on anyone's behalf.
+        ticket.requester.user_id = Some(actor.user.clone());
+    }
     let origin = channel_name(&ticket.channel);
     let id = TicketId::new(uuid::Uuid::new_v4());
     // A retry with the same Idempotency-Key burns a number (a gap) but gets the first result.
@@ -160,7 +163,7 @@ pub async fn open_ticket(
 )]
 pub async fn execute_command(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
+    TicketPath(ticket): TicketPath,
     actor: Actor,
     IfMatch(expected_version): IfMatch,
     CorrelationId(correlation_id): CorrelationId,

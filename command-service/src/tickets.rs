@@ -20,6 +20,7 @@ use event_store::{
     StoredResult,
 };
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -136,21 +137,24 @@ impl TicketService {
         &self,
         request: CommandRequest,
     ) -> Result<CommandOutcome, ApiError> {
-        let command_id = command_id(&request.actor, request.idempotency_key.as_deref());
-        if request.idempotency_key.is_some() {
-            if let Some(stored) = processed_command(&self.pool, command_id).await? {
-                return Ok(replayed(stored));
-            }
+        let identity = CommandIdentity::of(&request);
+        if let Some(outcome) = self.applied_before(&request, &identity).await? {
+            return Ok(outcome);
         }
+        self.check_target(&request.command).await?;
         let slot = self.slot(request.ticket);
         let mut cached = slot.lock().await;
+        // A concurrent retry may have applied the command while this one waited for the lock.
+        if let Some(outcome) = self.applied_before(&request, &identity).await? {
+            return Ok(outcome);
+        }
         for _ in 0..APPEND_ATTEMPTS_MAX {
             let loaded = match cached.take() {
                 Some(loaded) => loaded,
                 None => self.catch_up(&request, Loaded::empty()).await?,
             };
             match self
-                .attempt(&request, command_id, loaded, &mut cached)
+                .attempt(&request, &identity, loaded, &mut cached)
                 .await?
             {
                 Attempt::Done(outcome) => return Ok(outcome),
@@ -163,12 +167,48 @@ impl TicketService {
         Err(ApiError::Contention)
     }
 
+    /// The first result of a command sent again with the same `Idempotency-Key`; a different
+    /// request under the same key is refused.
+    async fn applied_before(
+        &self,
+        request: &CommandRequest,
+        identity: &CommandIdentity,
+    ) -> Result<Option<CommandOutcome>, ApiError> {
+        if request.idempotency_key.is_none() {
+            return Ok(None);
+        }
+        match processed_command(&self.pool, identity.command_id).await? {
+            Some(stored) => replayed(stored, identity).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The ticket a `merge` or `link` points at must exist; a merge target must still be open.
+    async fn check_target(&self, command: &TicketCommand) -> Result<(), ApiError> {
+        let (target, merging) = match command {
+            TicketCommand::Merge { into } => (*into, true),
+            TicketCommand::Link { target, .. } => (*target, false),
+            _ => return Ok(()),
+        };
+        let mut state = Ticket::default();
+        for stored in read_stream_after(&self.pool, target.as_uuid(), 0).await? {
+            state.apply(&codec::decode(&self.pool, &self.vault, &stored).await?);
+        }
+        match state.status() {
+            None => Err(ApiError::TargetTicketNotFound {
+                field: if merging { "into" } else { "target" },
+            }),
+            Some(status) if merging && status.is_terminal() => Err(ApiError::MergeTargetFinished),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// One decide-and-append round; leaves the new state in `cached` on success, hands the
     /// stale state back after a conflict, and leaves nothing (forcing a reload) after a failure.
     async fn attempt(
         &self,
         request: &CommandRequest,
-        command_id: Uuid,
+        identity: &CommandIdentity,
         loaded: Loaded,
         cached: &mut Option<Loaded>,
     ) -> Result<Attempt, ApiError> {
@@ -178,24 +218,27 @@ impl TicketService {
             command: request.command.clone(),
             now,
         };
-        let (events, next) = match decide_on(&loaded.state, command, &self.policy).await {
-            Ok(decided) => decided,
-            Err(rule) => {
-                *cached = Some(loaded);
-                return Err(ApiError::Rule(rule));
+        let decided = match authorize_on(request, &loaded.state.0) {
+            Ok(()) => decide_on(&loaded.state, command, &self.policy)
+                .await
+                .map_err(ApiError::Rule),
+            Err(error) => Err(error),
+        };
+        let (events, next) = match decided {
+            Ok((events, next)) if !events.is_empty() => (events, next),
+            refused_or_unchanged => {
+                return self
+                    .settle_without_append(request, identity, loaded, refused_or_unchanged, cached)
+                    .await
             }
         };
-        if events.is_empty() {
-            let outcome = unchanged(request.ticket, &loaded);
-            *cached = Some(loaded);
-            return Ok(Attempt::Done(outcome));
-        }
         let subject_identifier = subject_identifier(request, &next.0);
         let subject = self
             .vault
             .subject_for(&self.pool, &subject_identifier)
             .await?;
         let actor = request.actor.user.clone();
+        let command_id = identity.command_id;
         let metadata = Metadata::new(
             actor,
             now,
@@ -212,7 +255,7 @@ impl TicketService {
             previous_hash: loaded.last_hash,
             metadata: &metadata,
             events: codec::encode(&events, &self.vault, &subject)?,
-            result: json!({ "number": number.map(|number| number.to_string()) }),
+            result: json!({ "number": number.map(|number| number.to_string()), "request": identity.fingerprint }),
         };
         match append(&self.pool, append_request).await {
             Ok(appended) => {
@@ -234,8 +277,35 @@ impl TicketService {
                 };
                 Ok(Attempt::Done(outcome))
             }
-            Err(error) => self.append_failed(request, loaded, error, cached).await,
+            Err(error) => {
+                self.append_failed(request, identity, loaded, error, cached)
+                    .await
+            }
         }
+    }
+
+    /// A refusal or a no-op decided on a cached state is only final if the state is current:
+    /// another process may have appended meanwhile (then decide again), or applied this very
+    /// command (then answer with its first result).
+    async fn settle_without_append(
+        &self,
+        request: &CommandRequest,
+        identity: &CommandIdentity,
+        loaded: Loaded,
+        decided: Result<(Vec<domain::ticket::TicketEvent>, TicketAggregate), ApiError>,
+        cached: &mut Option<Loaded>,
+    ) -> Result<Attempt, ApiError> {
+        let version = loaded.version;
+        let fresh = self.catch_up(request, loaded).await?;
+        if fresh.version != version {
+            return Ok(Attempt::Conflict(Box::new(fresh)));
+        }
+        let outcome = unchanged(request.ticket, &fresh);
+        *cached = Some(fresh);
+        if let Some(outcome) = self.applied_before(request, identity).await? {
+            return Ok(Attempt::Done(outcome));
+        }
+        decided.map(|_| Attempt::Done(outcome))
     }
 
     /// After a failed append: a lost race is retried (or, with `If-Match`, a 412); a duplicate
@@ -243,6 +313,7 @@ impl TicketService {
     async fn append_failed(
         &self,
         request: &CommandRequest,
+        identity: &CommandIdentity,
         loaded: Loaded,
         error: StoreError,
         cached: &mut Option<Loaded>,
@@ -256,7 +327,7 @@ impl TicketService {
                 Err(ApiError::StaleVersion { expected, current })
             }
             StoreError::VersionConflict { .. } => Ok(Attempt::Conflict(Box::new(loaded))),
-            StoreError::DuplicateCommand(stored) => Ok(Attempt::Done(replayed(*stored))),
+            StoreError::DuplicateCommand(stored) => replayed(*stored, identity).map(Attempt::Done),
             error => Err(error.into()),
         }
     }
@@ -346,13 +417,53 @@ enum Attempt {
     Conflict(Box<Loaded>),
 }
 
-fn command_id(actor: &Actor, idempotency_key: Option<&str>) -> Uuid {
-    match idempotency_key {
-        Some(key) => Uuid::new_v5(
-            &IDEMPOTENCY_NAMESPACE,
-            format!("{}\n{key}", actor.user).as_bytes(),
-        ),
-        None => Uuid::new_v4(),
+/// The id a command is stored under and the fingerprint of what it asked for.
+#[derive(Debug)]
+struct CommandIdentity {
+    command_id: Uuid,
+    fingerprint: String,
+}
+
+impl CommandIdentity {
+    /// With an `Idempotency-Key`, the id is derived from the user, the target (a new ticket or
+    /// this ticket) and the key, so the same key elsewhere is a different command; without one
+    /// it is random. The fingerprint is the SHA-256 of the request as the client sent it.
+    fn of(request: &CommandRequest) -> CommandIdentity {
+        let (scope, asked) = match &request.command {
+            TicketCommand::Open { ticket, .. } => ("open".to_owned(), serde_json::to_vec(ticket)),
+            command => (
+                format!("ticket:{}", request.ticket),
+                serde_json::to_vec(command),
+            ),
+        };
+        let fingerprint = hex::encode(Sha256::digest(asked.expect("commands serialize")));
+        let command_id = match &request.idempotency_key {
+            Some(key) => Uuid::new_v5(
+                &IDEMPOTENCY_NAMESPACE,
+                format!("{}\n{scope}\n{key}", request.actor.user).as_bytes(),
+            ),
+            None => Uuid::new_v4(),
+        };
+        CommandIdentity {
+            command_id,
+            fingerprint,
+        }
+    }
+}
+
+/// Until per-queue rights arrive: someone who is only a requester writes only to their own
+/// tickets.
+fn authorize_on(request: &CommandRequest, state: &Ticket) -> Result<(), ApiError> {
+    let agent = request.actor.is_agent();
+    let own = state
+        .requester()
+        .and_then(|requester| requester.user_id.as_deref())
+        == Some(request.actor.user.as_str());
+    match (&request.command, agent || own || !state.is_opened()) {
+        (TicketCommand::Open { .. }, _) | (_, true) => Ok(()),
+        (command, false) => Err(ApiError::Forbidden {
+            command: command.name(),
+        }),
     }
 }
 
@@ -377,18 +488,25 @@ fn unchanged(ticket: TicketId, loaded: &Loaded) -> CommandOutcome {
     }
 }
 
-fn replayed(stored: StoredResult) -> CommandOutcome {
+fn replayed(stored: StoredResult, identity: &CommandIdentity) -> Result<CommandOutcome, ApiError> {
+    let asked_before = stored
+        .result
+        .get("request")
+        .and_then(|request| request.as_str());
+    if asked_before.is_some_and(|fingerprint| fingerprint != identity.fingerprint) {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
     let number = stored
         .result
         .get("number")
         .and_then(|number| number.as_str())
         .and_then(|text| text.parse().ok());
-    CommandOutcome {
+    Ok(CommandOutcome {
         ticket: TicketId::new(stored.stream_id),
         number,
         version: stored.last_version,
         cursor: Some(stored.cursor),
         events_appended: 0,
         replayed: true,
-    }
+    })
 }

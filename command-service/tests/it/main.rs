@@ -2,6 +2,7 @@
 //! database per test, HTTP through reqwest.
 
 mod concurrency;
+mod cross_checks;
 mod helpers;
 mod lifecycle;
 mod open;
