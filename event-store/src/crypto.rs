@@ -1,7 +1,9 @@
 //! Personal data encrypted per data subject (crypto-shredding, DESIGN §7).
 //!
-//! Each data subject (a requester, found by a keyed hash of their user id or e-mail address) has
-//! an AES-256 key, stored wrapped by the master key from the configuration. Fields that an event
+//! Each data subject (a requester, found by an HMAC of their user id or e-mail address) has an
+//! AES-256 key, stored wrapped by a key-wrapping key. The wrapping key, the HMAC key and the
+//! key fingerprint are derived from the configured master key with HKDF-SHA-256, one purpose
+//! each, so the master key itself is never used directly. Fields that an event
 //! type marks as personal are replaced in the stored payload by an envelope
 //! `{"$enc": "aes256gcm.v1", "subject": <uuid>, "nonce": <base64>, "ciphertext": <base64>}` whose
 //! associated data binds it to its event id and field. Deleting a subject's key erases those fields
@@ -14,8 +16,9 @@ use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -64,10 +67,7 @@ impl MasterKey {
 
     /// A one-way fingerprint that identifies the key without revealing it.
     fn fingerprint(&self) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(b"itsm-master-key-fingerprint-v1\0");
-        hasher.update(self.0);
-        hasher.finalize().into()
+        derive(self, FINGERPRINT_INFO)
     }
 
     /// Records this key's fingerprint in a new database, or checks it against the recorded one:
@@ -108,10 +108,23 @@ impl std::fmt::Debug for DataSubject {
     }
 }
 
+/// HKDF `info` labels: one derived key per purpose.
+const WRAPPING_KEY_INFO: &[u8] = b"itsm/key-wrapping/v1";
+const SUBJECT_REF_KEY_INFO: &[u8] = b"itsm/subject-ref/v1";
+const FINGERPRINT_INFO: &[u8] = b"itsm/master-key-fingerprint/v1";
+
+fn derive(master: &MasterKey, info: &[u8]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(None, &master.0)
+        .expand(info, &mut key)
+        .expect("32 bytes is a valid HKDF-SHA-256 output length");
+    key
+}
+
 /// Encrypts and decrypts personal data fields; caches unwrapped subject keys.
 pub struct PersonalDataVault {
     master: Aes256Gcm,
-    master_bytes: [u8; 32],
+    subject_ref_key: [u8; 32],
     by_id: Mutex<HashMap<Uuid, Option<DataSubject>>>,
     by_ref: Mutex<HashMap<[u8; 32], DataSubject>>,
 }
@@ -126,20 +139,19 @@ impl PersonalDataVault {
     /// A vault using `master` to wrap subject keys.
     pub fn new(master: &MasterKey) -> Self {
         Self {
-            master: Aes256Gcm::new(&master.0.into()),
-            master_bytes: master.0,
+            master: Aes256Gcm::new(&derive(master, WRAPPING_KEY_INFO).into()),
+            subject_ref_key: derive(master, SUBJECT_REF_KEY_INFO),
             by_id: Mutex::new(HashMap::new()),
             by_ref: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Keyed hash of a subject's identifier, so the key table does not list e-mail addresses.
+    /// HMAC of a subject's identifier, so the key table does not list e-mail addresses.
     pub fn subject_ref(&self, identifier: &str) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(self.master_bytes);
-        hasher.update(b"\0itsm-data-subject-v1\0");
-        hasher.update(identifier.trim().to_lowercase().as_bytes());
-        hasher.finalize().into()
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.subject_ref_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(identifier.trim().to_lowercase().as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The subject with this identifier, creating their key on first use.

@@ -201,6 +201,7 @@ impl TicketEvent {
                 "/requester/name",
                 "/requester/email",
                 "/requester/phone",
+                "/requester/user_id",
                 "/description",
             ],
         ),
