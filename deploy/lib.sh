@@ -469,6 +469,7 @@ SQL
     # Passwords travel on stdin (never on a command line, never printed). The password of an
     # existing role is reset to the one in the config file, so both always match.
     pg_super <<SQL
+SET client_min_messages TO warning;
 \\set owner_role $(psql_quote "$ITSM_OWNER_USER")
 \\set owner_pw $(psql_quote "$ITSM_OWNER_PW")
 \\set app_role $(psql_quote "$ITSM_APP_USER")
