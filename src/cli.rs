@@ -11,8 +11,6 @@ use command_service::codec::payload_of;
 use event_store::crypto::{MasterKey, PersonalDataVault};
 use event_store::hash::verify_stream;
 use event_store::RecordedEvent;
-use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::config::{Config, CONFIG_HELP};
 
@@ -187,7 +185,14 @@ async fn events(
         .app_pool()
         .await
         .context("connecting to PostgreSQL")?;
-    let stream = find_stream(&pool, ticket).await?;
+    let stream = command_service::tickets::find_ticket(&pool, ticket)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{ticket:?} names no ticket (expected an id or a number like 2026-000123)"
+            )
+        })?
+        .as_uuid();
     let mut events = event_store::read_stream(&pool, stream).await?;
     anyhow::ensure!(!events.is_empty(), "ticket {ticket} not found");
     let verdict = verify_stream(&events);
@@ -214,18 +219,6 @@ async fn events(
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-async fn find_stream(pool: &PgPool, ticket: &str) -> anyhow::Result<Uuid> {
-    if let Ok(id) = ticket.parse::<Uuid>() {
-        return Ok(id);
-    }
-    let number: domain::ticket::TicketNumber = ticket
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{ticket:?} is neither a ticket id nor a number"))?;
-    event_store::find_stream_by_ticket_number(pool, &number.to_string())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("ticket {ticket} not found"))
 }
 
 fn print_event(out: &mut impl Write, event: &RecordedEvent, format: Format) -> anyhow::Result<()> {

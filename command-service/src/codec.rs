@@ -51,18 +51,24 @@ pub fn event_from(
     serde_json::from_value(payload).map_err(|error| error.to_string())
 }
 
-/// Encodes `events` for the store, encrypting personal data with `subject`'s key.
+/// Encodes `events` for the store, encrypting personal data with `subject`'s key (which the
+/// caller must supply when any event carries personal data).
 pub fn encode(
     events: &[TicketEvent],
     vault: &PersonalDataVault,
-    subject: &DataSubject,
+    subject: Option<&DataSubject>,
 ) -> Result<Vec<NewEvent>, StoreError> {
     events
         .iter()
         .map(|event| {
             let event_id = Uuid::new_v4();
             let mut payload = payload_of(event);
-            vault.encrypt_fields(&mut payload, event.personal_data(), subject, event_id)?;
+            let pointers = event.personal_data();
+            if !pointers.is_empty() {
+                let subject =
+                    subject.expect("a data subject is looked up for events with personal data");
+                vault.encrypt_fields(&mut payload, pointers, subject, event_id)?;
+            }
             Ok(NewEvent {
                 event_id,
                 event_type: event.event_type().to_owned(),

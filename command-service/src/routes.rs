@@ -4,14 +4,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use domain::ticket::{NewTicket, TicketCommand, TicketId, TicketNumber};
+use domain::ticket::{NewTicket, TicketCommand, TicketId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::error::{ApiError, Problem};
 use crate::extract::{CorrelationId, IdempotencyKey, IfMatch, JsonBody, TicketPath};
-use crate::tickets::{CommandOutcome, CommandRequest};
+use crate::tickets::{find_ticket, CommandOutcome, CommandRequest};
 use crate::AppState;
 
 /// The result of a command.
@@ -171,7 +171,9 @@ pub async fn execute_command(
     JsonBody(command): JsonBody<TicketCommand>,
 ) -> Result<Response, ApiError> {
     authorize(&actor, command.name())?;
-    let ticket = resolve_ticket(&state, &ticket).await?;
+    let ticket = find_ticket(&state.pool, &ticket)
+        .await?
+        .ok_or(ApiError::TicketNotFound)?;
     let origin = command_channel(&command).unwrap_or_else(|| "api".to_owned());
     let request = CommandRequest {
         ticket,
@@ -184,17 +186,6 @@ pub async fn execute_command(
     };
     let outcome = state.tickets.execute(request).await?;
     Ok(accepted(StatusCode::OK, outcome))
-}
-
-/// A ticket id from the path: a UUID, or a number looked up in the store.
-async fn resolve_ticket(state: &AppState, text: &str) -> Result<TicketId, ApiError> {
-    if let Ok(id) = text.parse::<uuid::Uuid>() {
-        return Ok(TicketId::new(id));
-    }
-    let number: TicketNumber = text.parse().map_err(|_| ApiError::TicketNotFound)?;
-    let stream =
-        event_store::find_stream_by_ticket_number(&state.pool, &number.to_string()).await?;
-    stream.map(TicketId::new).ok_or(ApiError::TicketNotFound)
 }
 
 fn channel_name<T: Serialize>(channel: &T) -> String {

@@ -4,8 +4,9 @@
 //! state, version and last hash stay cached after each append. So a hot ticket (a major incident
 //! that many agents update at once) costs one append per command instead of a storm of
 //! load-decide-conflict loops, and a ticket with 10,000 events is not re-read per command.
-//! Other processes may still append; their writes surface as a version conflict, after which the
-//! ticket is reloaded and the command decided again (bounded by `APPEND_ATTEMPTS_MAX`).
+//! Other processes may still append; their writes surface as a version conflict (or, before a
+//! refusal or no-op is answered, as newer events), after which the cached state catches up with
+//! the newer events only and the command is decided again (bounded by `APPEND_ATTEMPTS_MAX`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -138,16 +139,13 @@ impl TicketService {
         request: CommandRequest,
     ) -> Result<CommandOutcome, ApiError> {
         let identity = CommandIdentity::of(&request);
-        if let Some(outcome) = self.applied_before(&request, &identity).await? {
+        let slot = self.slot(request.ticket);
+        let mut cached = slot.lock().await;
+        // Checked under the lock, so a concurrent retry that waited for it sees the first result.
+        if let Some(outcome) = self.applied_before(&identity).await? {
             return Ok(outcome);
         }
         self.check_target(&request.command).await?;
-        let slot = self.slot(request.ticket);
-        let mut cached = slot.lock().await;
-        // A concurrent retry may have applied the command while this one waited for the lock.
-        if let Some(outcome) = self.applied_before(&request, &identity).await? {
-            return Ok(outcome);
-        }
         for _ in 0..APPEND_ATTEMPTS_MAX {
             let loaded = match cached.take() {
                 Some(loaded) => loaded,
@@ -171,10 +169,10 @@ impl TicketService {
     /// request under the same key is refused.
     async fn applied_before(
         &self,
-        request: &CommandRequest,
         identity: &CommandIdentity,
     ) -> Result<Option<CommandOutcome>, ApiError> {
-        if request.idempotency_key.is_none() {
+        if identity.fingerprint.is_none() {
+            // A command without an Idempotency-Key has a fresh random id: never applied before.
             return Ok(None);
         }
         match processed_command(&self.pool, identity.command_id).await? {
@@ -190,11 +188,8 @@ impl TicketService {
             TicketCommand::Link { target, .. } => (*target, false),
             _ => return Ok(()),
         };
-        let mut state = Ticket::default();
-        for stored in read_stream_after(&self.pool, target.as_uuid(), 0).await? {
-            state.apply(&codec::decode(&self.pool, &self.vault, &stored).await?);
-        }
-        match state.status() {
+        let target = self.catch_up_stream(target, Loaded::empty()).await?;
+        match target.state.0.status() {
             None => Err(ApiError::TargetTicketNotFound {
                 field: if merging { "into" } else { "target" },
             }),
@@ -232,11 +227,15 @@ impl TicketService {
                     .await
             }
         };
-        let subject_identifier = subject_identifier(request, &next.0);
-        let subject = self
-            .vault
-            .subject_for(&self.pool, &subject_identifier)
-            .await?;
+        // The data subject's key is looked up only when an event carries personal data.
+        let subject = match events.iter().any(|event| !event.personal_data().is_empty()) {
+            true => Some(
+                self.vault
+                    .subject_for(&self.pool, &subject_identifier(request, &next.0))
+                    .await?,
+            ),
+            false => None,
+        };
         let actor = request.actor.user.clone();
         let command_id = identity.command_id;
         let metadata = Metadata::new(
@@ -254,7 +253,7 @@ impl TicketService {
             expected_version: loaded.version,
             previous_hash: loaded.last_hash,
             metadata: &metadata,
-            events: codec::encode(&events, &self.vault, &subject)?,
+            events: codec::encode(&events, &self.vault, subject.as_ref())?,
             result: json!({ "number": number.map(|number| number.to_string()), "request": identity.fingerprint }),
         };
         match append(&self.pool, append_request).await {
@@ -302,7 +301,7 @@ impl TicketService {
         }
         let outcome = unchanged(request.ticket, &fresh);
         *cached = Some(fresh);
-        if let Some(outcome) = self.applied_before(request, identity).await? {
+        if let Some(outcome) = self.applied_before(identity).await? {
             return Ok(Attempt::Done(outcome));
         }
         decided.map(|_| Attempt::Done(outcome))
@@ -353,25 +352,29 @@ impl TicketService {
         }
     }
 
-    /// `loaded` brought up to the stream's head by applying only the events after its version
-    /// (all of them for an empty state). Events that do not chain onto `loaded`'s last hash
-    /// mean the cached state is not this stream's history: it is rebuilt from the start.
-    async fn catch_up(
-        &self,
-        request: &CommandRequest,
-        mut loaded: Loaded,
-    ) -> Result<Loaded, ApiError> {
+    /// The request's ticket brought up to date; a ticket being opened has no stream to read.
+    async fn catch_up(&self, request: &CommandRequest, loaded: Loaded) -> Result<Loaded, ApiError> {
         if matches!(request.command, TicketCommand::Open { .. }) {
             return Ok(loaded);
         }
-        let stream = request.ticket.as_uuid();
-        let newer = read_stream_after(&self.pool, stream, loaded.version).await?;
+        self.catch_up_stream(request.ticket, loaded).await
+    }
+
+    /// `loaded` brought up to the stream's head by applying only the events after its version
+    /// (all of them for an empty state). Events that do not chain onto `loaded`'s last hash
+    /// mean the cached state is not this stream's history: it is rebuilt from the start.
+    async fn catch_up_stream(
+        &self,
+        ticket: TicketId,
+        mut loaded: Loaded,
+    ) -> Result<Loaded, ApiError> {
+        let newer = read_stream_after(&self.pool, ticket.as_uuid(), loaded.version).await?;
         if newer
             .first()
             .is_some_and(|first| first.previous_hash != loaded.last_hash)
         {
             tracing::warn!("cached ticket state does not chain onto the stream; rebuilding it");
-            return Box::pin(self.catch_up(request, Loaded::empty())).await;
+            return Box::pin(self.catch_up_stream(ticket, Loaded::empty())).await;
         }
         for event in &newer {
             let decoded = codec::decode(&self.pool, &self.vault, event).await?;
@@ -417,11 +420,25 @@ enum Attempt {
     Conflict(Box<Loaded>),
 }
 
+/// The ticket a user names by id (UUID) or number (`2026-000123`); `None` when the text is
+/// neither or no ticket has that number. An id is not looked up: commands on it find out.
+pub async fn find_ticket(pool: &PgPool, text: &str) -> Result<Option<TicketId>, StoreError> {
+    if let Ok(id) = text.parse::<Uuid>() {
+        return Ok(Some(TicketId::new(id)));
+    }
+    let Ok(number) = text.parse::<TicketNumber>() else {
+        return Ok(None);
+    };
+    let stream = event_store::find_stream_by_ticket_number(pool, &number.to_string()).await?;
+    Ok(stream.map(TicketId::new))
+}
+
 /// The id a command is stored under and the fingerprint of what it asked for.
 #[derive(Debug)]
 struct CommandIdentity {
     command_id: Uuid,
-    fingerprint: String,
+    /// SHA-256 of the request, only when an Idempotency-Key makes a replay possible.
+    fingerprint: Option<String>,
 }
 
 impl CommandIdentity {
@@ -429,6 +446,12 @@ impl CommandIdentity {
     /// this ticket) and the key, so the same key elsewhere is a different command; without one
     /// it is random. The fingerprint is the SHA-256 of the request as the client sent it.
     fn of(request: &CommandRequest) -> CommandIdentity {
+        let Some(key) = &request.idempotency_key else {
+            return CommandIdentity {
+                command_id: Uuid::new_v4(),
+                fingerprint: None,
+            };
+        };
         let (scope, asked) = match &request.command {
             TicketCommand::Open { ticket, .. } => ("open".to_owned(), serde_json::to_vec(ticket)),
             command => (
@@ -436,17 +459,12 @@ impl CommandIdentity {
                 serde_json::to_vec(command),
             ),
         };
-        let fingerprint = hex::encode(Sha256::digest(asked.expect("commands serialize")));
-        let command_id = match &request.idempotency_key {
-            Some(key) => Uuid::new_v5(
-                &IDEMPOTENCY_NAMESPACE,
-                format!("{}\n{scope}\n{key}", request.actor.user).as_bytes(),
-            ),
-            None => Uuid::new_v4(),
-        };
+        let name = format!("{}\n{scope}\n{key}", request.actor.user);
         CommandIdentity {
-            command_id,
-            fingerprint,
+            command_id: Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes()),
+            fingerprint: Some(hex::encode(Sha256::digest(
+                asked.expect("commands serialize"),
+            ))),
         }
     }
 }
@@ -493,7 +511,8 @@ fn replayed(stored: StoredResult, identity: &CommandIdentity) -> Result<CommandO
         .result
         .get("request")
         .and_then(|request| request.as_str());
-    if asked_before.is_some_and(|fingerprint| fingerprint != identity.fingerprint) {
+    if asked_before.is_some_and(|fingerprint| Some(fingerprint) != identity.fingerprint.as_deref())
+    {
         return Err(ApiError::IdempotencyKeyReused);
     }
     let number = stored
