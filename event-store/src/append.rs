@@ -32,7 +32,8 @@ pub struct AppendOutcome {
 }
 
 // One round trip: the events and the processed command go in one statement. Zero rows come back
-// when the caller's `previous_hash` is not the stream's head (a stale cache or a gap).
+// when the event at `expected_version` does not have the caller's `previous_hash` (a stale cache
+// or a gap); the unique (stream_id, stream_version) refuses a version that is already taken.
 const APPEND_SQL: &str = r#"
 WITH new_events AS (
     INSERT INTO events (event_id, stream_type, stream_id, stream_version, event_type, event_version,
@@ -63,13 +64,13 @@ SELECT global_position, transaction_id::text::bigint AS transaction_id, stream_v
 #[tracing::instrument(skip_all, fields(stream.id = %request.stream_id, events.count = request.events.len()))]
 pub async fn append(
     pool: &PgPool,
-    request: AppendRequest<'_>,
+    mut request: AppendRequest<'_>,
 ) -> Result<AppendOutcome, StoreError> {
     assert!(
         !request.events.is_empty(),
         "append needs at least one event"
     );
-    let chained = chain(&request);
+    let chained = chain(&mut request);
     let row = sqlx::query(APPEND_SQL)
         .bind(request.stream_type)
         .bind(request.stream_id)
@@ -128,8 +129,11 @@ struct Chained {
     last_hash: [u8; 32],
 }
 
-fn chain(request: &AppendRequest<'_>) -> Chained {
-    let count = request.events.len();
+/// Hashes the events into the chain and splits them into the statement's column arrays, moving
+/// (not copying) their payloads.
+fn chain(request: &mut AppendRequest<'_>) -> Chained {
+    let events = std::mem::take(&mut request.events);
+    let count = events.len();
     let mut chained = Chained {
         event_ids: Vec::with_capacity(count),
         versions: Vec::with_capacity(count),
@@ -140,7 +144,7 @@ fn chain(request: &AppendRequest<'_>) -> Chained {
         hashes: Vec::with_capacity(count),
         last_hash: request.previous_hash,
     };
-    for (index, event) in request.events.iter().enumerate() {
+    for (index, event) in events.into_iter().enumerate() {
         let stream_version = request.expected_version + 1 + index as u64;
         let input = HashInput {
             event_id: event.event_id,
@@ -155,9 +159,9 @@ fn chain(request: &AppendRequest<'_>) -> Chained {
         let hash = event_hash(&chained.last_hash, &input);
         chained.event_ids.push(event.event_id);
         chained.versions.push(stream_version as i64);
-        chained.types.push(event.event_type.clone());
+        chained.types.push(event.event_type);
         chained.type_versions.push(event.event_version as i32);
-        chained.payloads.push(event.payload.clone());
+        chained.payloads.push(event.payload);
         chained.previous_hashes.push(chained.last_hash.to_vec());
         chained.hashes.push(hash.to_vec());
         chained.last_hash = hash;

@@ -19,13 +19,7 @@ macro_rules! columns {
 
 /// All events of a stream, in version order.
 pub async fn read_stream(pool: &PgPool, stream_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
-    let sql = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM events WHERE stream_id = $1 ORDER BY stream_version"
-    );
-    let rows = sqlx::query(sql).bind(stream_id).fetch_all(pool).await?;
-    rows.iter().map(decode).collect()
+    read_stream_after(pool, stream_id, 0).await
 }
 
 /// The events of a stream after `after_version`, in version order (catching up a cached state).

@@ -18,8 +18,8 @@ async fn sql_error(pool: &sqlx::PgPool, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn the_application_role_cannot_update_delete_or_truncate_events() {
+/// A database holding one stream with one event `{"n": 1}`.
+async fn one_event() -> (TestDatabase, Uuid) {
     let db = TestDatabase::create().await;
     let stream = Uuid::new_v4();
     let meta = metadata();
@@ -29,14 +29,27 @@ async fn the_application_role_cannot_update_delete_or_truncate_events() {
     )
     .await
     .unwrap();
+    (db, stream)
+}
 
-    // 42501 = insufficient_privilege
-    assert_eq!(
-        sql_error(&db.app_pool, "UPDATE events SET payload = '{}'").await,
-        "42501"
-    );
-    assert_eq!(sql_error(&db.app_pool, "DELETE FROM events").await, "42501");
-    assert_eq!(sql_error(&db.app_pool, "TRUNCATE events").await, "42501");
+/// Asserts that UPDATE, DELETE and TRUNCATE on `events` are refused with 42501
+/// (insufficient_privilege) to whoever `pool` connects as.
+async fn assert_rewrites_refused(pool: &sqlx::PgPool) {
+    for statement in [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ] {
+        assert_eq!(sql_error(pool, statement).await, "42501", "{statement}");
+    }
+}
+
+#[tokio::test]
+async fn the_application_role_cannot_update_delete_or_truncate_events() {
+    let (db, stream) = one_event().await;
+
+    assert_rewrites_refused(&db.app_pool).await;
+
     assert_eq!(
         read_stream(&db.app_pool, stream).await.unwrap()[0].payload,
         json!({"n": 1})
@@ -45,24 +58,9 @@ async fn the_application_role_cannot_update_delete_or_truncate_events() {
 
 #[tokio::test]
 async fn even_the_owner_cannot_rewrite_events_while_the_guard_trigger_is_on() {
-    let db = TestDatabase::create().await;
-    let stream = Uuid::new_v4();
-    let meta = metadata();
-    append(
-        &db.app_pool,
-        new_stream(stream, &meta, vec![event("t.a", json!({"n": 1}))]),
-    )
-    .await
-    .unwrap();
+    let (db, stream) = one_event().await;
 
-    assert_eq!(
-        sql_error(&db.owner_pool, "UPDATE events SET payload = '{}'").await,
-        "42501"
-    );
-    assert_eq!(
-        sql_error(&db.owner_pool, "DELETE FROM events").await,
-        "42501"
-    );
-    assert_eq!(sql_error(&db.owner_pool, "TRUNCATE events").await, "42501");
+    assert_rewrites_refused(&db.owner_pool).await;
+
     assert_eq!(read_stream(&db.app_pool, stream).await.unwrap().len(), 1);
 }
