@@ -12,17 +12,15 @@ cd "$ITSM_REPO"
 require_cargo
 itsm_setup --build-tools
 
-# Every test creates its own database itsm_test_<uuid>; drop those left by earlier runs.
+# Every test creates its own database itsm_test_<uuid> and drops it when done; drop those a
+# cut-short run left behind, all in one psql session (\gexec runs each DROP on its own).
 owner_url=$(toml_get "$ITSM_CONFIG_FILE" database owner_url)
-stale=$(psql "$owner_url" -X -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'itsm\_test\_%'" 2>/dev/null || true)
-if [[ -n $stale ]]; then
-    log "Dropping $(wc -l <<<"$stale") test databases left by earlier runs"
-    while read -r name; do
-        # Variables are interpolated only in psql's input, not in -c; :"name" quotes the identifier.
-        psql "$owner_url" -X -q -v ON_ERROR_STOP=1 -v name="$name" >/dev/null 2>&1 \
-            <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' || warn "could not drop $name"
-    done <<<"$stale"
-fi
+dropped=$(psql "$owner_url" -X -At 2>/dev/null <<'SQL' | grep -c '^DROP DATABASE' || true
+SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname)
+  FROM pg_database WHERE datname LIKE 'itsm\_test\_%' \gexec
+SQL
+)
+[[ $dropped -eq 0 ]] || log "Dropped $dropped test databases left by earlier runs"
 
 # The tests find ./itsm.toml themselves; the variable makes it explicit for any working directory.
 export ITSM_CONFIG="$ITSM_CONFIG_FILE"
