@@ -28,6 +28,8 @@ pub struct TestDatabase {
     pub app_url: String,
     /// URL of this database as the owner role.
     pub owner_url: String,
+    /// Set by [`TestDatabase::remove`], so that `Drop` has nothing left to do.
+    removed: bool,
 }
 
 impl TestDatabase {
@@ -65,8 +67,33 @@ impl TestDatabase {
             owner_pool,
             app_options,
             owner_options,
+            removed: false,
         }
     }
+}
+
+impl TestDatabase {
+    /// Closes the pools and drops the database, waiting for it (a benchmark's last step, where
+    /// `Drop`'s detached thread would be cut short by the process exiting).
+    pub async fn remove(mut self) -> Result<(), sqlx::Error> {
+        self.removed = true;
+        self.app_pool.close().await;
+        self.owner_pool.close().await;
+        drop_database(&urls().0, &self.name).await
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(PgConnectOptions::from_str(admin_url)?)
+        .await?;
+    // `name` was generated from a UUID by `create`, never from input.
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
+    admin.close().await;
+    Ok(())
 }
 
 impl Drop for TestDatabase {
@@ -75,25 +102,16 @@ impl Drop for TestDatabase {
     /// to every test. A drop cut short by the end of the test process only leaves the database
     /// behind; `deploy/test.sh` removes leftovers before each run.
     fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
         let (admin_url, name) = (urls().0, self.name.clone());
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async {
-                let options = PgConnectOptions::from_str(&admin_url).ok()?;
-                let admin = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await
-                    .ok()?;
-                // `name` was generated from a UUID, never from input.
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await
-                    .ok()
-            })
+            runtime.block_on(drop_database(&admin_url, &name)).ok()
         });
     }
 }
