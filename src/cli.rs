@@ -207,7 +207,16 @@ async fn events(
     }
     let mut out = std::io::stdout().lock();
     for event in &events {
-        print_event(&mut out, event, format)?;
+        if let Err(error) = print_event(&mut out, event, format) {
+            // `itsm events … | head` closes the pipe early: stop printing, still report the chain.
+            let closed = error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+            if !closed {
+                return Err(error);
+            }
+            break;
+        }
     }
     match verdict {
         Ok(count) => {
