@@ -1,0 +1,1 @@
+//! The query service: HTTP read API over the projections.
