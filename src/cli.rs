@@ -13,6 +13,9 @@ use event_store::hash::verify_stream;
 use event_store::RecordedEvent;
 
 use crate::config::{Config, CONFIG_HELP};
+use crate::serve::Component;
+use projector::metrics::ProjectorMetrics;
+use std::sync::Arc;
 
 /// ITSM backend: event-sourced tickets for public administrations.
 #[derive(Debug, Parser)]
@@ -27,8 +30,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the command API (and, later, projector and query service) until Ctrl-C or SIGTERM.
-    Serve,
+    /// Serve the command API, query API, projector and relay (all, or the `--only` ones) until
+    /// Ctrl-C or SIGTERM.
+    Serve {
+        /// Run only this component (repeatable): command, query, projector, relay.
+        #[arg(long, value_enum)]
+        only: Vec<Component>,
+        /// Listen on this address instead of `server.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Inspect and manage projections (read models).
+    #[command(subcommand)]
+    Projection(ProjectionCommand),
     /// Apply pending database migrations (as the owner role).
     Migrate,
     /// Manage API tokens.
@@ -47,6 +61,23 @@ pub enum Command {
     },
     /// Print the command API's OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionCommand {
+    /// Each projection's and the relay's generation, state, position and lag.
+    Status,
+    /// Build a new generation of a projection beside the serving one and swap it in when it has
+    /// caught up (no downtime).
+    Rebuild {
+        /// The projection: tickets.
+        name: String,
+    },
+    /// Let a projection stopped at a poison event run again (after fixing the cause).
+    Resume {
+        /// The projection: tickets.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +108,11 @@ pub enum Format {
 /// Runs one command.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve { only, listen } => {
+            let master_key = master_key(&config)?;
+            crate::serve::serve(config, master_key, only, listen, shutdown_signal()).await
+        }
+        Command::Projection(command) => projection(&config, command).await,
         Command::Migrate => migrate(&config).await,
         Command::Token(TokenCommand::Issue {
             user,
@@ -96,27 +131,54 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+async fn projection(config: &Config, command: ProjectionCommand) -> anyhow::Result<ExitCode> {
     let pool = config
         .app_pool()
         .await
         .context("connecting to PostgreSQL")?;
-    let master_key = master_key(&config)?;
-    master_key.check_against(&pool).await?;
-    let settings = command_service::Settings {
-        pool,
-        master_key,
-        policy: config.ticket.clone(),
-        body_bytes_max: config.server.body_bytes_max,
-    };
-    let router = command_service::app(command_service::AppState::new(settings));
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, "serving the command API");
-    command_service::serve(listener, router, shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    match command {
+        ProjectionCommand::Status => {
+            let rows = projector::status::status(&pool).await?;
+            print!("{}", projector::status::render(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectionCommand::Rebuild { name } => {
+            anyhow::ensure!(
+                name == projector::TICKETS,
+                "unknown projection {name:?}; known: {}",
+                projector::TICKETS
+            );
+            let master_key = master_key(config)?;
+            master_key.check_against(&pool).await?;
+            let metrics = Arc::new(ProjectorMetrics::default());
+            let runner = crate::serve::ticket_runner(config, pool.clone(), &master_key, metrics).await?;
+            let started = std::time::Instant::now();
+            let generation = runner
+                .rebuild(|checkpoint| {
+                    eprintln!(
+                        "generation {}: {} events applied, at {}",
+                        checkpoint.generation, checkpoint.events_applied, checkpoint.cursor
+                    );
+                })
+                .await?;
+            println!(
+                "{name}: generation {generation} is active (rebuilt in {:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectionCommand::Resume { name } => {
+            let generation = projector::checkpoint::active_generation(&pool, &name)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("unknown projection {name:?}"))?;
+            if projector::checkpoint::resume(&pool, &name, generation).await? {
+                println!("{name}: generation {generation} resumed");
+            } else {
+                println!("{name}: generation {generation} was not stopped");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -28,7 +28,16 @@ CONFIGURATION
              owner_url         PostgreSQL URL of the owner role (migrations, operator commands)
              connections_max   pool size                      (default 16)
              acquire_timeout_ms                               (default 5000)
-  [nats]     url               NATS URL (used by the projector and relay)
+  [nats]     url               NATS URL (relay, live updates, wake-ups) (default nats://127.0.0.1:4222)
+             subject_prefix    subjects <prefix>.events.<type>.<id> (default itsm)
+             stream            JetStream stream of the relay  (default ITSM_EVENTS)
+             max_age_days      how long the stream keeps events (default 30)
+             replicas          stream replicas (1; 3 in a NATS cluster)
+  [projector] batch_size       events per transaction         (default 1000)
+             lease_ttl_ms      takeover after a worker died   (default 5000)
+             poll_interval_ms  look for events this often     (default 100)
+  [query]    consistency_wait_ms  wait for ?after=<token>     (default 5000)
+             page_size_max     largest page of a list         (default 200)
   [crypto]   master_key        base64 of 32 random bytes; wraps the per-person keys
   [log]      format            \"pretty\" or \"json\"          (default pretty)
              filter            tracing filter, e.g. \"info,sqlx=warn\" (RUST_LOG wins)
@@ -66,6 +75,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub nats: NatsConfig,
+    pub projector: ProjectorConfig,
+    pub query: QueryConfig,
     pub crypto: CryptoConfig,
     pub log: LogConfig,
     pub ticket: TicketPolicy,
@@ -111,12 +122,61 @@ impl Default for DatabaseConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct NatsConfig {
     pub url: String,
+    /// Subjects are `<subject_prefix>.events.<aggregate_type>.<aggregate_id>`.
+    pub subject_prefix: String,
+    /// The JetStream stream the relay publishes to.
+    pub stream: String,
+    pub max_age_days: u64,
+    pub replicas: usize,
 }
 
 impl Default for NatsConfig {
     fn default() -> Self {
         Self {
             url: "nats://127.0.0.1:4222".into(),
+            subject_prefix: "itsm".into(),
+            stream: "ITSM_EVENTS".into(),
+            max_age_days: 30,
+            replicas: 1,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectorConfig {
+    /// Events per batch (one transaction).
+    pub batch_size: u32,
+    /// A dead worker's projection is taken over after this long.
+    pub lease_ttl_ms: u64,
+    /// How often to look for new events when nothing wakes the worker.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1_000,
+            lease_ttl_ms: 5_000,
+            poll_interval_ms: 100,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// How long a read with `?after=<token>` waits for the projections.
+    pub consistency_wait_ms: u64,
+    /// Largest page a list may ask for.
+    pub page_size_max: u32,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            consistency_wait_ms: 5_000,
+            page_size_max: 200,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! as `Authorization: Bearer <token>`. The token's user is the actor of every event it causes.
 //! Full accounts, sessions and per-queue rights come with the access-control issue.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,7 +14,6 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::AppState;
 
 /// Every token starts with this, so secret scanners recognise leaked ones.
 const TOKEN_PREFIX: &str = "itsm_";
@@ -117,13 +116,16 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Actor>, s
     .transpose()
 }
 
-impl FromRequestParts<AppState> for Actor {
+/// Any service state that holds the database pool authenticates with it.
+impl<S> FromRequestParts<S> for Actor
+where
+    S: Send + Sync,
+    PgPool: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let pool = PgPool::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -132,7 +134,7 @@ impl FromRequestParts<AppState> for Actor {
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated)?;
-        let actor = authenticate(&state.pool, token)
+        let actor = authenticate(&pool, token)
             .await
             .map_err(|error| ApiError::Unexpected(error.into()))?;
         actor.ok_or(ApiError::Unauthenticated)

@@ -84,18 +84,38 @@ impl AppState {
     }
 }
 
-/// The command API router.
+impl axum::extract::FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> PgPool {
+        state.pool.clone()
+    }
+}
+
+/// The command API router: the command routes, health, metrics and the shared edge layers.
 pub fn app(state: AppState) -> Router {
+    let operations = Router::new()
+        .route("/api/v1/openapi.json", get(openapi_document))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state.clone());
+    edge(routes(state).merge(operations))
+}
+
+/// The command routes alone (no health, metrics or layers), to merge with other services'.
+pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/tickets", post(routes::open_ticket))
         .route(
             "/api/v1/tickets/{ticket}/commands",
             post(routes::execute_command),
         )
-        .route("/api/v1/openapi.json", get(openapi_document))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// The layers every HTTP service shares: problem+json for every error (including unknown routes
+/// and methods), the time limit, and request tracing without bodies or query strings.
+pub fn edge(router: Router) -> Router {
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(limit_time))
@@ -109,7 +129,6 @@ pub fn app(state: AppState) -> Router {
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
-        .with_state(state)
 }
 
 /// Request spans carry method and route, never bodies, query strings or headers.

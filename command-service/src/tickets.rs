@@ -94,6 +94,8 @@ pub struct TicketService {
     policy: TicketPolicy,
     slots: Mutex<HashMap<TicketId, Slot>>,
     metrics: Arc<Metrics>,
+    /// Notified after every append, so that a projector or relay in this process wakes at once.
+    appended: Arc<tokio::sync::Notify>,
 }
 
 impl TicketService {
@@ -110,7 +112,13 @@ impl TicketService {
             policy,
             slots: Mutex::new(HashMap::new()),
             metrics,
+            appended: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified after every append (wakes the projector and relay of an all-in-one process).
+    pub fn appended(&self) -> Arc<tokio::sync::Notify> {
+        self.appended.clone()
     }
 
     /// Executes a command, measuring it.
@@ -259,6 +267,7 @@ impl TicketService {
         match append(&self.pool, append_request).await {
             Ok(appended) => {
                 self.metrics.events_appended.inc_by(events.len() as u64);
+                self.appended.notify_waiters();
                 let (version, cursor) = (appended.stored.last_version, appended.stored.cursor);
                 *cached = Some(Loaded {
                     state: next,

@@ -241,7 +241,10 @@ pub async fn release(
 /// The fenced advance, inside the caller's transaction: moves the cursor from `from` to `to` only
 /// if it still is `from` and the consumer is running, and renews `worker`'s lease. `false`
 /// means another worker advanced it first: the caller must roll back.
-#[allow(clippy::too_many_arguments, reason = "one fenced UPDATE with its parameters")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one fenced UPDATE with its parameters"
+)]
 pub async fn advance(
     connection: &mut PgConnection,
     name: &str,

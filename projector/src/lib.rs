@@ -1,8 +1,17 @@
 //! Projection framework, ticket read models and the relay to NATS JetStream (DESIGN §3–§5).
 //!
 //! - [`checkpoint`]: cursors, leases and the fenced advance shared by projections and the relay.
+//! - [`runner`]: applies a [`runner::Projection`] in batches, exactly once, blue-green rebuilds.
+//! - [`tickets`]: the ticket read models (view, worklist, articles, links, history, search).
+//! - [`search`]: folding and query building shared with the query service.
 
 pub mod checkpoint;
+pub mod metrics;
+pub mod relay;
+pub mod runner;
+pub mod search;
+pub mod status;
+pub mod tickets;
 
 /// Name of the ticket projection (ticket view, worklist, articles, links, history, search).
 pub const TICKETS: &str = "tickets";

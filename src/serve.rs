@@ -1,0 +1,275 @@
+//! `itsm serve`: the command service, query service, projector and relay in one process, or any
+//! of them alone (`--only query --only projector`), so an installation can start on one machine
+//! and spread over several.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use clap::ValueEnum;
+use command_service::error::ApiError;
+use event_store::crypto::{MasterKey, PersonalDataVault};
+use futures_util::StreamExt;
+use projector::metrics::ProjectorMetrics;
+use projector::relay::{RelayMetrics, RelaySettings};
+use projector::runner::{Runner, RunnerSettings};
+use projector::tickets::TicketProjection;
+use prometheus_client::registry::Registry;
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Config;
+
+/// A part of the system `itsm serve` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Component {
+    /// The HTTP command API.
+    Command,
+    /// The HTTP query API and live updates.
+    Query,
+    /// The projection workers.
+    Projector,
+    /// The relay of events to NATS JetStream.
+    Relay,
+}
+
+/// Shared by the operations endpoints of the process.
+#[derive(Clone, Debug)]
+struct Operations {
+    pool: PgPool,
+    command_metrics: Option<Arc<command_service::metrics::Metrics>>,
+    registry: Arc<Registry>,
+}
+
+impl axum::extract::FromRef<Operations> for PgPool {
+    fn from_ref(operations: &Operations) -> PgPool {
+        operations.pool.clone()
+    }
+}
+
+/// A name for this process's leases: host, process id and a random part.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+/// The projector's settings from the configuration.
+pub fn runner_settings(config: &Config, pool: PgPool) -> RunnerSettings {
+    RunnerSettings {
+        pool,
+        batch_size: config.projector.batch_size,
+        lease_ttl: Duration::from_millis(config.projector.lease_ttl_ms),
+        poll_interval: Duration::from_millis(config.projector.poll_interval_ms),
+        worker: worker_name(),
+    }
+}
+
+/// The ticket projection's runner.
+pub async fn ticket_runner(
+    config: &Config,
+    pool: PgPool,
+    master_key: &MasterKey,
+    metrics: Arc<ProjectorMetrics>,
+) -> anyhow::Result<Runner> {
+    let projection = TicketProjection::new(pool.clone(), PersonalDataVault::new(master_key));
+    Ok(Runner::new(
+        runner_settings(config, pool),
+        Arc::new(projection),
+        metrics,
+    )
+    .await?)
+}
+
+/// Runs the chosen components until Ctrl-C or SIGTERM.
+pub async fn serve(
+    config: Config,
+    master_key: MasterKey,
+    only: Vec<Component>,
+    listen: Option<String>,
+    shutdown_signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    let runs = |component| only.is_empty() || only.contains(&component);
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    master_key.check_against(&pool).await?;
+    let (stop, stopped) = watch::channel(false);
+    let mut wake = Arc::new(Notify::new());
+    let mut registry = Registry::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let nats = if runs(Component::Relay) || runs(Component::Query) || runs(Component::Projector) {
+        match async_nats::connect(&config.nats.url).await {
+            Ok(client) => Some(client),
+            Err(error) if !runs(Component::Relay) => {
+                tracing::warn!(%error, "NATS unreachable: no live updates, projector polls");
+                None
+            }
+            Err(error) => return Err(error).context("connecting to NATS"),
+        }
+    } else {
+        None
+    };
+
+    let mut api = Router::new();
+    let mut command_metrics = None;
+    if runs(Component::Command) {
+        let state = command_service::AppState::new(command_service::Settings {
+            pool: pool.clone(),
+            master_key: master_key.clone(),
+            policy: config.ticket.clone(),
+            body_bytes_max: config.server.body_bytes_max,
+        });
+        wake = state.tickets.appended();
+        command_metrics = Some(state.metrics.clone());
+        api = api.merge(command_service::routes(state));
+    }
+    if runs(Component::Query) {
+        let state = query_service::AppState::new(query_service::Settings {
+            pool: pool.clone(),
+            nats: nats.clone(),
+            subject_prefix: config.nats.subject_prefix.clone(),
+            consistency_wait: Duration::from_millis(config.query.consistency_wait_ms),
+            page_size_max: config.query.page_size_max,
+        });
+        api = api.merge(query_service::routes(state));
+    }
+    if runs(Component::Projector) {
+        let metrics = Arc::new(ProjectorMetrics::default());
+        metrics.register(&mut registry);
+        let runner = ticket_runner(&config, pool.clone(), &master_key, metrics).await?;
+        if let Some(client) = &nats {
+            // Another process's appends reach us through the relay's messages: wake up early.
+            let subject = format!("{}.events.>", config.nats.subject_prefix);
+            let mut messages = client.subscribe(subject).await?;
+            let wake = wake.clone();
+            tasks.spawn(async move {
+                while messages.next().await.is_some() {
+                    wake.notify_waiters();
+                }
+            });
+        }
+        let (wake, stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { runner.run(wake, stopped).await });
+    }
+    if runs(Component::Relay) {
+        let client = nats.clone().context("the relay needs NATS")?;
+        let metrics = Arc::new(RelayMetrics::default());
+        metrics.register(&mut registry);
+        let settings = RelaySettings {
+            pool: pool.clone(),
+            nats: client,
+            subject_prefix: config.nats.subject_prefix.clone(),
+            stream: config.nats.stream.clone(),
+            max_age: Duration::from_secs(config.nats.max_age_days * 86_400),
+            replicas: config.nats.replicas,
+            batch_size: config.projector.batch_size.min(1_000),
+            lease_ttl: Duration::from_millis(config.projector.lease_ttl_ms),
+            poll_interval: Duration::from_millis(config.projector.poll_interval_ms),
+            worker: worker_name(),
+        };
+        let (wake, stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move {
+            if let Err(error) = projector::relay::run(settings, wake, stopped, Some(metrics)).await
+            {
+                tracing::error!(%error, "the relay stopped");
+            }
+        });
+    }
+
+    let operations = Operations {
+        pool: pool.clone(),
+        command_metrics,
+        registry: Arc::new(registry),
+    };
+    let router = command_service::edge(
+        api.merge(
+            Router::new()
+                .route("/healthz", get(healthz))
+                .route("/readyz", get(readyz))
+                .route("/metrics", get(metrics))
+                .with_state(operations),
+        ),
+    );
+    let listen = listen.unwrap_or_else(|| config.server.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let components: Vec<&str> = [
+        Component::Command,
+        Component::Query,
+        Component::Projector,
+        Component::Relay,
+    ]
+    .into_iter()
+    .filter(|component| runs(*component))
+    .filter_map(|component| component.to_possible_value())
+    .map(|value| value.get_name().to_owned())
+    .map(|name| &*name.leak())
+    .collect();
+    tracing::info!(listen = %listener.local_addr()?, ?components, "serving");
+    let shutdown = async move {
+        shutdown_signal.await;
+        let _ = stop.send(true);
+    };
+    command_service::serve(listener, router, shutdown).await?;
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers and no projection is stopped at a poison event.
+async fn readyz(State(operations): State<Operations>) -> Result<&'static str, ApiError> {
+    let failed: Option<String> = sqlx::query_scalar(
+        "SELECT string_agg(c.name, ', ') FROM projection_checkpoints c \
+         JOIN projections p ON p.name = c.name AND p.active_generation = c.generation \
+         WHERE c.state = 'failed'",
+    )
+    .fetch_one(&operations.pool)
+    .await
+    .map_err(|_| ApiError::Unavailable)?;
+    match failed {
+        None => Ok("ready"),
+        Some(names) => {
+            tracing::warn!(projections = %names, "not ready: projection stopped at a poison event");
+            Err(ApiError::Unavailable)
+        }
+    }
+}
+
+/// Prometheus text of every component in this process (one exposition, one `# EOF`).
+async fn metrics(
+    State(operations): State<Operations>,
+    _actor: command_service::auth::Actor,
+) -> Response {
+    let mut text = String::new();
+    if let Some(command) = &operations.command_metrics {
+        text.push_str(command.render().trim_end_matches("# EOF\n"));
+    }
+    let mut rest = String::new();
+    if prometheus_client::encoding::text::encode(&mut rest, &operations.registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    text.push_str(&rest);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
