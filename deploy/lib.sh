@@ -481,10 +481,15 @@ ALTER ROLE :"owner_role" WITH LOGIN CREATEDB NOSUPERUSER NOCREATEROLE PASSWORD :
 SELECT format('CREATE ROLE %I', :'app_role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \\gexec
 ALTER ROLE :"app_role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD :'app_pw';
+-- Reporting jobs and BI tools read the `reporting` views through this role (NOLOGIN: grant it to
+-- a login role of your reporting tool; see deploy/README.md).
+SELECT 'CREATE ROLE itsm_reporting NOLOGIN'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'itsm_reporting') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner_role')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \\gexec
 ALTER DATABASE :"db" OWNER TO :"owner_role";
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app_role";
+GRANT CONNECT ON DATABASE :"db" TO itsm_reporting;
 -- The owner may end the application role's sessions (DROP DATABASE … WITH (FORCE) of the
 -- tests' databases); it gains no right on events it does not have already as their owner.
 GRANT :"app_role" TO :"owner_role";

@@ -151,7 +151,8 @@ async fn projection(config: &Config, command: ProjectionCommand) -> anyhow::Resu
             let master_key = master_key(config)?;
             master_key.check_against(&pool).await?;
             let metrics = Arc::new(ProjectorMetrics::default());
-            let runner = crate::serve::ticket_runner(config, pool.clone(), &master_key, metrics).await?;
+            let runner =
+                crate::serve::ticket_runner(config, pool.clone(), &master_key, metrics).await?;
             let started = std::time::Instant::now();
             let generation = runner
                 .rebuild(|checkpoint| {

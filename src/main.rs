@@ -14,7 +14,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    if matches!(cli.command, Command::Serve) {
+    if matches!(cli.command, Command::Serve { .. }) {
         itsm::telemetry::init(&config.log);
     }
     match itsm::cli::run(cli.command, config).await {

@@ -81,12 +81,7 @@ pub async fn ticket_runner(
     metrics: Arc<ProjectorMetrics>,
 ) -> anyhow::Result<Runner> {
     let projection = TicketProjection::new(pool.clone(), PersonalDataVault::new(master_key));
-    Ok(Runner::new(
-        runner_settings(config, pool),
-        Arc::new(projection),
-        metrics,
-    )
-    .await?)
+    Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
 /// Runs the chosen components until Ctrl-C or SIGTERM.

@@ -57,8 +57,29 @@ pub enum ApiError {
     Unavailable,
     #[error("the request took too long and was abandoned")]
     Timeout,
+    #[error("unknown query parameter {parameter}")]
+    UnknownParameter { parameter: String },
+    #[error("invalid query parameter {parameter}: {reason}")]
+    InvalidParameter { parameter: String, reason: String },
+    #[error("missing right to read {resource}")]
+    ReadForbidden { resource: &'static str },
+    #[error("the read model has not reached the consistency token within {waited_ms} ms")]
+    NotYetConsistent { waited_ms: u64 },
+    #[error("projection {name} stopped at an event it cannot apply")]
+    ProjectionFailed { name: String },
+    #[error("live updates are not configured")]
+    LiveUpdatesUnavailable,
+    #[error("more than {limit} live update streams are open")]
+    TooManyStreams { limit: usize },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// A failed read-model query: a technical failure (500), logged once at the boundary.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Unexpected(anyhow::Error::new(error))
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -94,14 +115,20 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) | ApiError::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. }
+            | ApiError::UnknownParameter { .. }
+            | ApiError::InvalidParameter { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::TargetTicketNotFound { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MergeTargetFinished => StatusCode::CONFLICT,
-            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout
+            | ApiError::NotYetConsistent { .. }
+            | ApiError::ProjectionFailed { .. }
+            | ApiError::LiveUpdatesUnavailable
+            | ApiError::TooManyStreams { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::ReadForbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TicketNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
@@ -123,7 +150,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidHeader(_) => "invalid_header",
             ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden { .. } => "missing_right",
+            ApiError::Forbidden { .. } | ApiError::ReadForbidden { .. } => "missing_right",
             ApiError::TicketNotFound | ApiError::Rule(TicketError::NotOpened) => "ticket_not_found",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -135,6 +162,12 @@ impl ApiError {
             ApiError::TargetTicketNotFound { .. } => "target_ticket_not_found",
             ApiError::MergeTargetFinished => "merge_target_finished",
             ApiError::Timeout => "timeout",
+            ApiError::UnknownParameter { .. } => "unknown_parameter",
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
+            ApiError::NotYetConsistent { .. } => "not_yet_consistent",
+            ApiError::ProjectionFailed { .. } => "projection_failed",
+            ApiError::LiveUpdatesUnavailable => "live_updates_unavailable",
+            ApiError::TooManyStreams { .. } => "too_many_streams",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -144,6 +177,8 @@ impl ApiError {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             ApiError::InvalidHeader(name) => Some((*name).to_owned()),
             ApiError::TargetTicketNotFound { field } => Some((*field).to_owned()),
+            ApiError::UnknownParameter { parameter }
+            | ApiError::InvalidParameter { parameter, .. } => Some(parameter.clone()),
             ApiError::Rule(rule) => rule.field(),
             _ => None,
         }
@@ -172,6 +207,14 @@ impl ApiError {
         }
     }
 
+    /// Seconds after which a retry may succeed (`Retry-After`), for passing conditions.
+    pub fn retry_after_s(&self) -> Option<u32> {
+        match self {
+            ApiError::NotYetConsistent { .. } | ApiError::TooManyStreams { .. } => Some(1),
+            _ => None,
+        }
+    }
+
     /// The response in `language`; logs server-side failures once.
     pub fn render(&self, language: Language) -> Response {
         if let ApiError::Unexpected(error) = self {
@@ -190,6 +233,9 @@ impl ApiError {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after_s() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -4,6 +4,7 @@
 
 mod binary;
 mod cli;
+mod crash;
 mod invariants;
 
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ pub struct Installation {
     pub db: TestDatabase,
     pub config: PathBuf,
     pub port: u16,
+    /// NATS subject prefix and JetStream stream of its own (removed on drop).
+    pub subject_prefix: String,
+    pub stream: String,
     _dir: TempDir,
 }
 
@@ -27,10 +31,15 @@ impl Installation {
         let dir = TempDir::create();
         let port = free_port();
         let config = dir.path.join("itsm.toml");
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (subject_prefix, stream) = (format!("t{unique}"), format!("T{unique}"));
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[database]\nurl = \"{}\"\nowner_url = \"{}\"\n\n[crypto]\nmaster_key = \"{}\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[database]\nurl = \"{}\"\nowner_url = \"{}\"\n\n\
+             [nats]\nurl = \"{}\"\nsubject_prefix = \"{subject_prefix}\"\nstream = \"{stream}\"\nmax_age_days = 1\n\n\
+             [projector]\nlease_ttl_ms = 500\npoll_interval_ms = 20\n\n[crypto]\nmaster_key = \"{}\"\n",
             db.app_url,
             db.owner_url,
+            nats_url(),
             MasterKey::generate().to_base64()
         );
         std::fs::write(&config, text).expect("write config");
@@ -38,6 +47,8 @@ impl Installation {
             db,
             config,
             port,
+            subject_prefix,
+            stream,
             _dir: dir,
         }
     }
@@ -51,6 +62,32 @@ impl Installation {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The NATS server the README's commands start.
+pub fn nats_url() -> String {
+    std::env::var("ITSM_NATS__URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+impl Drop for Installation {
+    /// Deletes the test's JetStream stream (on a thread of its own, like the database).
+    fn drop(&mut self) {
+        let stream = self.stream.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let client = async_nats::connect(nats_url()).await.ok()?;
+                let _ = async_nats::jetstream::new(client)
+                    .delete_stream(&stream)
+                    .await;
+                Some(())
+            })
+        })
+        .join();
     }
 }
 
@@ -78,7 +115,7 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

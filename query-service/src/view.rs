@@ -1,0 +1,419 @@
+//! `GET /api/v1/tickets/{ticket}`: the full ticket view (fields, requester, articles, links in
+//! both directions, merges) with the command side's `ETag`, read in one snapshot.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use command_service::auth::Actor;
+use command_service::error::{ApiError, Problem};
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{
+    may_read, not_modified, with_etag, IfNoneMatch, Params, TicketPath, TicketRef,
+};
+use crate::read_model::{active_generation, snapshot};
+use crate::AppState;
+
+/// Most articles one view carries (the newest; `articles_truncated` says when older ones exist).
+pub const ARTICLES_IN_VIEW_MAX: i64 = 1_000;
+/// Most links (both directions together) and merged tickets one view carries.
+pub const LINKS_IN_VIEW_MAX: i64 = 1_000;
+
+/// The ticket as the read model has it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TicketRow {
+    pub ticket_id: Uuid,
+    pub number: String,
+    pub version: i64,
+    pub ticket_type: String,
+    pub title: String,
+    pub description: String,
+    pub requester_name: String,
+    pub requester_email: Option<String>,
+    pub requester_phone: Option<String>,
+    pub requester_user_id: Option<String>,
+    pub service_id: Option<String>,
+    pub category_id: Option<String>,
+    pub impact: String,
+    pub urgency: String,
+    pub priority: String,
+    pub queue: Option<String>,
+    pub status: String,
+    pub is_open: bool,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub fields: serde_json::Value,
+    pub channel: String,
+    pub pending_reason: Option<String>,
+    pub pending_until: Option<DateTime<Utc>>,
+    pub resolution_code: Option<String>,
+    pub resolution_text: Option<String>,
+    pub merged_into: Option<Uuid>,
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub last_tx: i64,
+    pub last_position: i64,
+}
+
+/// Who reported the ticket. Personal data: "[gelöscht / erased]" after erasure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequesterView {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The user id of a requester who reported through the portal.
+    pub user_id: Option<String>,
+}
+
+/// Another ticket, as a view names it.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct RelatedTicket {
+    #[sqlx(rename = "ticket_id")]
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub title: Option<String>,
+    pub status: Option<String>,
+    #[serde(skip)]
+    pub requester_user_id: Option<String>,
+}
+
+/// The ticket this one was merged into.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeTarget {
+    pub id: Uuid,
+    pub number: Option<String>,
+}
+
+/// A link, seen from this ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkView {
+    /// `outgoing`: stored on this ticket (this ticket `link_type` the other); `incoming`: stored
+    /// on the other ticket (the other ticket `link_type` this one).
+    pub direction: String,
+    /// relates_to, duplicate_of, parent_of, child_of or caused_by, as stored on the source.
+    pub link_type: String,
+    pub ticket: RelatedTicket,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct LinkRow {
+    direction: String,
+    link_type: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    ticket: RelatedTicket,
+}
+
+/// An article: a public reply, an internal note (agents only) or a requester message.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ArticleView {
+    pub article_id: i32,
+    /// public_reply, internal_note or requester_message.
+    pub kind: String,
+    pub channel: String,
+    pub body: String,
+    /// `[{name, size_bytes, sha256, media_type}]`
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: serde_json::Value,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The full ticket view.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    pub id: Uuid,
+    #[schema(example = "2026-000123")]
+    pub number: String,
+    /// The version; also the `ETag` (`"<version>"`), usable as `If-Match` for commands.
+    pub version: i64,
+    pub ticket_type: String,
+    pub title: String,
+    pub description: String,
+    pub requester: RequesterView,
+    pub service_id: Option<String>,
+    pub category_id: Option<String>,
+    pub impact: String,
+    pub urgency: String,
+    pub priority: String,
+    pub queue: Option<String>,
+    pub status: String,
+    pub is_open: bool,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    /// The dynamic fields, by key.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
+    pub channel: String,
+    pub pending_reason: Option<String>,
+    pub pending_until: Option<DateTime<Utc>>,
+    pub resolution_code: Option<String>,
+    pub resolution_text: Option<String>,
+    pub merged_into: Option<MergeTarget>,
+    /// Tickets merged into this one (requesters see only their own).
+    pub merged_from: Vec<RelatedTicket>,
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Position of the last event this view reflects (`<transaction>.<position>`).
+    pub consistency_token: String,
+    /// Oldest first; internal notes only for agents; at most the newest 1,000.
+    pub articles: Vec<ArticleView>,
+    /// True when older articles were left out.
+    pub articles_truncated: bool,
+    /// Both directions, oldest first, at most 1,000 (requesters see only links to their own
+    /// tickets).
+    pub links: Vec<LinkView>,
+}
+
+/// The full view of a ticket.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{ticket}",
+    tag = "tickets",
+    params(
+        ("ticket" = String, Path, description = "Ticket id (UUID) or number (`2026-000123`)"),
+        ("after" = Option<String>, Query, description = "Consistency token of a command: wait until the view reflects it"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` held; 304 when the ticket is unchanged"),
+    ),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` version"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model did not reach `after` in time (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    actor: Actor,
+    TicketPath(ticket): TicketPath,
+    params: Params,
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    params.allow_only(&[])?;
+    let after = params.after()?;
+    state
+        .consistency
+        .wait(after, state.limits.consistency_wait)
+        .await?;
+    let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
+    let mut transaction = snapshot(&state.pool).await?;
+    let (generation, row) = find_visible(&mut transaction, &ticket, &actor)
+        .await?
+        .ok_or(ApiError::TicketNotFound)?;
+    if if_none_match.matches(row.version) {
+        return Ok(not_modified(row.version));
+    }
+    let version = row.version;
+    let view = assemble(&mut transaction, generation, row, &actor).await?;
+    transaction.commit().await?;
+    Ok(with_etag(Json(view).into_response(), version))
+}
+
+/// The ticket `reference` names in the active generation, if `actor` may read it (others'
+/// tickets are "not found" to requesters: their existence is not revealed).
+pub async fn find_visible(
+    connection: &mut PgConnection,
+    reference: &TicketRef,
+    actor: &Actor,
+) -> Result<Option<(i32, TicketRow)>, ApiError> {
+    let Some(generation) = active_generation(connection).await? else {
+        return Ok(None);
+    };
+    let row: Option<TicketRow> = sqlx::query_as(
+        "SELECT ticket_id, number, version, ticket_type, title, description, requester_name, \
+         requester_email, requester_phone, requester_user_id, service_id, category_id, impact, \
+         urgency, priority, queue, status, is_open, assignee, tags, fields, channel, \
+         pending_reason, pending_until, resolution_code, resolution_text, merged_into, \
+         opened_by, opened_at, updated_at, first_response_at, resolved_at, closed_at, last_tx, \
+         last_position \
+         FROM rm_tickets WHERE generation = $1 AND (ticket_id = $2 OR number = $3)",
+    )
+    .bind(generation)
+    .bind(reference.id())
+    .bind(reference.number())
+    .fetch_optional(connection)
+    .await?;
+    Ok(row
+        .filter(|row| may_read(actor, row.requester_user_id.as_deref()))
+        .map(|row| (generation, row)))
+}
+
+async fn assemble(
+    connection: &mut PgConnection,
+    generation: i32,
+    row: TicketRow,
+    actor: &Actor,
+) -> Result<TicketView, ApiError> {
+    let (articles, articles_truncated) =
+        articles(connection, generation, row.ticket_id, actor.is_agent()).await?;
+    let links = links(connection, generation, row.ticket_id, actor).await?;
+    let merged_from = merged_from(connection, generation, row.ticket_id, actor).await?;
+    let merged_into = match row.merged_into {
+        Some(id) => Some(merge_target(connection, generation, id).await?),
+        None => None,
+    };
+    Ok(TicketView {
+        id: row.ticket_id,
+        consistency_token: format!("{}.{}", row.last_tx, row.last_position),
+        requester: RequesterView {
+            name: row.requester_name,
+            email: row.requester_email,
+            phone: row.requester_phone,
+            user_id: row.requester_user_id,
+        },
+        number: row.number,
+        version: row.version,
+        ticket_type: row.ticket_type,
+        title: row.title,
+        description: row.description,
+        service_id: row.service_id,
+        category_id: row.category_id,
+        impact: row.impact,
+        urgency: row.urgency,
+        priority: row.priority,
+        queue: row.queue,
+        status: row.status,
+        is_open: row.is_open,
+        assignee: row.assignee,
+        tags: row.tags,
+        fields: row.fields,
+        channel: row.channel,
+        pending_reason: row.pending_reason,
+        pending_until: row.pending_until,
+        resolution_code: row.resolution_code,
+        resolution_text: row.resolution_text,
+        merged_into,
+        merged_from,
+        opened_by: row.opened_by,
+        opened_at: row.opened_at,
+        updated_at: row.updated_at,
+        first_response_at: row.first_response_at,
+        resolved_at: row.resolved_at,
+        closed_at: row.closed_at,
+        articles,
+        articles_truncated,
+        links,
+    })
+}
+
+/// The newest `ARTICLES_IN_VIEW_MAX` articles the caller may see, oldest first.
+async fn articles(
+    connection: &mut PgConnection,
+    generation: i32,
+    ticket: Uuid,
+    with_internal_notes: bool,
+) -> Result<(Vec<ArticleView>, bool), ApiError> {
+    let mut articles: Vec<ArticleView> = sqlx::query_as(
+        "SELECT * FROM ( \
+           SELECT article_id, kind, channel, body, attachments, author, created_at \
+           FROM rm_articles WHERE generation = $1 AND ticket_id = $2 \
+             AND ($3 OR kind <> 'internal_note') \
+           ORDER BY article_id DESC LIMIT $4 \
+         ) newest ORDER BY article_id",
+    )
+    .bind(generation)
+    .bind(ticket)
+    .bind(with_internal_notes)
+    .bind(ARTICLES_IN_VIEW_MAX + 1)
+    .fetch_all(connection)
+    .await?;
+    let truncated = articles.len() as i64 > ARTICLES_IN_VIEW_MAX;
+    if truncated {
+        articles.remove(0);
+    }
+    Ok((articles, truncated))
+}
+
+/// Links stored on this ticket and links other tickets hold to it, with the other ticket's
+/// number, title and status.
+async fn links(
+    connection: &mut PgConnection,
+    generation: i32,
+    ticket: Uuid,
+    actor: &Actor,
+) -> Result<Vec<LinkView>, ApiError> {
+    let rows: Vec<LinkRow> = sqlx::query_as(
+        "SELECT 'outgoing' AS direction, l.link_type, l.created_by, l.created_at, \
+                l.target_id AS ticket_id, o.number, o.title, o.status, o.requester_user_id \
+         FROM rm_links l LEFT JOIN rm_tickets o \
+           ON o.generation = l.generation AND o.ticket_id = l.target_id \
+         WHERE l.generation = $1 AND l.ticket_id = $2 \
+         UNION ALL \
+         SELECT 'incoming', l.link_type, l.created_by, l.created_at, \
+                l.ticket_id, o.number, o.title, o.status, o.requester_user_id \
+         FROM rm_links l LEFT JOIN rm_tickets o \
+           ON o.generation = l.generation AND o.ticket_id = l.ticket_id \
+         WHERE l.generation = $1 AND l.target_id = $2 \
+         ORDER BY created_at, direction, ticket_id LIMIT $3",
+    )
+    .bind(generation)
+    .bind(ticket)
+    .bind(LINKS_IN_VIEW_MAX)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| may_read(actor, row.ticket.requester_user_id.as_deref()))
+        .map(|row| LinkView {
+            direction: row.direction,
+            link_type: row.link_type,
+            ticket: row.ticket,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        })
+        .collect())
+}
+
+async fn merged_from(
+    connection: &mut PgConnection,
+    generation: i32,
+    ticket: Uuid,
+    actor: &Actor,
+) -> Result<Vec<RelatedTicket>, ApiError> {
+    let rows: Vec<RelatedTicket> = sqlx::query_as(
+        "SELECT ticket_id, number, title, status, requester_user_id FROM rm_tickets \
+         WHERE generation = $1 AND merged_into = $2 ORDER BY opened_at, ticket_id LIMIT $3",
+    )
+    .bind(generation)
+    .bind(ticket)
+    .bind(LINKS_IN_VIEW_MAX)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| may_read(actor, row.requester_user_id.as_deref()))
+        .collect())
+}
+
+async fn merge_target(
+    connection: &mut PgConnection,
+    generation: i32,
+    id: Uuid,
+) -> Result<MergeTarget, ApiError> {
+    let number: Option<String> = sqlx::query_scalar(
+        "SELECT number FROM rm_tickets WHERE generation = $1 AND ticket_id = $2",
+    )
+    .bind(generation)
+    .bind(id)
+    .fetch_optional(connection)
+    .await?;
+    Ok(MergeTarget { id, number })
+}

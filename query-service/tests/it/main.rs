@@ -1,0 +1,14 @@
+//! Integration tests of the query service: the real router on port 0, a fresh PostgreSQL
+//! database per test seeded with read-model rows, HTTP through reqwest, and the real nats-server
+//! for live updates.
+
+mod consistency;
+mod errors;
+mod helpers;
+mod history;
+mod live;
+mod queues;
+mod schemas;
+mod search;
+mod view;
+mod worklist;

@@ -1,0 +1,168 @@
+//! The ticket view: everything about one ticket, its ETag, and who may see it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{send, spawn_app, TicketSeed, AGENT, OTHER_REQUESTER, REQUESTER};
+
+#[tokio::test]
+async fn the_view_shows_fields_requester_articles_links_and_merges() {
+    let app = spawn_app().await;
+    let mut seed = TicketSeed::new(1).title("Drucker defekt").assignee("anna");
+    seed.version = 5;
+    seed.fields = json!({"cost_centre": "4711", "affected_users": 25});
+    seed.tags = vec!["drucker".into(), "og-2".into()];
+    let ticket = app.insert_ticket(seed).await;
+    let outgoing = app
+        .insert_ticket(TicketSeed::new(2).title("Netzwerk"))
+        .await;
+    let incoming = app
+        .insert_ticket(TicketSeed::new(3).title("Papierstau"))
+        .await;
+    let mut merged = TicketSeed::new(4).status("merged");
+    merged.merged_into = Some(ticket.id);
+    let merged = app.insert_ticket(merged).await;
+    app.insert_link(ticket.id, "caused_by", outgoing.id, 10)
+        .await;
+    app.insert_link(incoming.id, "relates_to", ticket.id, 11)
+        .await;
+    app.insert_article(ticket.id, 1, "public_reply", "Wir kümmern uns.")
+        .await;
+    app.insert_article(ticket.id, 2, "internal_note", "Toner bestellt.")
+        .await;
+
+    let reply = send(app.get(&format!("/api/v1/tickets/{}", ticket.id))).await;
+
+    let body = reply.ok();
+    assert_eq!(reply.header("etag"), Some("\"5\""));
+    assert_eq!(body["number"], "2026-000001");
+    assert_eq!(body["version"], 5);
+    assert_eq!(body["title"], "Drucker defekt");
+    assert_eq!(body["status"], "new");
+    assert_eq!(body["assignee"], "anna");
+    assert_eq!(
+        body["fields"],
+        json!({"cost_centre": "4711", "affected_users": 25})
+    );
+    assert_eq!(body["tags"], json!(["drucker", "og-2"]));
+    assert_eq!(body["requester"]["name"], "Erika Mustermann");
+    assert_eq!(body["requester"]["email"], "erika@example.org");
+    assert_eq!(body["requester"]["user_id"], REQUESTER);
+    assert_eq!(body["consistency_token"], "900.5");
+    let kinds: Vec<&str> = body["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|article| article["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["public_reply", "internal_note"]);
+    assert_eq!(body["articles"][0]["body"], "Wir kümmern uns.");
+    assert_eq!(body["articles"][0]["author"], AGENT);
+    assert_eq!(body["articles_truncated"], false);
+    assert_eq!(
+        body["links"],
+        json!([
+            {"direction": "outgoing", "link_type": "caused_by", "created_by": AGENT,
+             "created_at": "2026-11-02T08:10:00Z",
+             "ticket": {"id": outgoing.id, "number": "2026-000002", "title": "Netzwerk", "status": "new"}},
+            {"direction": "incoming", "link_type": "relates_to", "created_by": AGENT,
+             "created_at": "2026-11-02T08:11:00Z",
+             "ticket": {"id": incoming.id, "number": "2026-000003", "title": "Papierstau", "status": "new"}},
+        ])
+    );
+    assert_eq!(body["merged_into"], json!(null));
+    assert_eq!(
+        body["merged_from"],
+        json!([{"id": merged.id, "number": "2026-000004", "title": "Ticket 4", "status": "merged"}])
+    );
+    let merged_view = send(app.get("/api/v1/tickets/2026-000004")).await.ok();
+    assert_eq!(
+        merged_view["merged_into"],
+        json!({"id": ticket.id, "number": "2026-000001"})
+    );
+}
+
+#[tokio::test]
+async fn the_view_is_found_by_number_and_answers_304_to_its_etag() {
+    let app = spawn_app().await;
+    let mut seed = TicketSeed::new(7);
+    seed.version = 3;
+    let ticket = app.insert_ticket(seed).await;
+
+    let by_number = send(app.get("/api/v1/tickets/2026-000007")).await;
+    let unchanged = send(
+        app.get(&format!("/api/v1/tickets/{}", ticket.id))
+            .header("If-None-Match", "\"3\""),
+    )
+    .await;
+    let changed = send(
+        app.get("/api/v1/tickets/2026-000007")
+            .header("If-None-Match", "\"2\""),
+    )
+    .await;
+
+    assert_eq!(by_number.ok()["id"], ticket.id.to_string());
+    assert_eq!(by_number.header("etag"), Some("\"3\""));
+    assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.header("etag"), Some("\"3\""));
+    assert!(unchanged.text.is_empty());
+    assert_eq!(changed.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_tickets_are_404_problems() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/api/v1/tickets/2026-000099",
+        "/api/v1/tickets/0193e1a0-7c2b-7d40-9a61-3f0c2b8e41d7",
+        "/api/v1/tickets/not-a-ticket",
+        "/api/v1/tickets/2026-000099/history",
+    ] {
+        send(app.get(path))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "ticket_not_found");
+    }
+}
+
+#[tokio::test]
+async fn requesters_see_their_own_tickets_without_internal_notes_and_others_not_at_all() {
+    let app = spawn_app().await;
+    let own = app.insert_ticket(TicketSeed::new(1)).await;
+    let others = app
+        .insert_ticket(
+            TicketSeed::new(2)
+                .requester(OTHER_REQUESTER)
+                .title("Geheim"),
+        )
+        .await;
+    app.insert_article(own.id, 1, "public_reply", "Antwort")
+        .await;
+    app.insert_article(own.id, 2, "internal_note", "Nur intern")
+        .await;
+    app.insert_article(own.id, 3, "requester_message", "Danke")
+        .await;
+    app.insert_link(own.id, "relates_to", others.id, 5).await;
+    let token = app.token(REQUESTER, "requester").await;
+
+    let own_view = send(app.get_as(&format!("/api/v1/tickets/{}", own.id), &token)).await;
+    let others_view = send(app.get_as(&format!("/api/v1/tickets/{}", others.id), &token)).await;
+    let others_by_number = send(app.get_as("/api/v1/tickets/2026-000002", &token)).await;
+
+    let body = own_view.ok();
+    let bodies: Vec<&str> = body["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|article| article["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["Antwort", "Danke"]);
+    assert_eq!(
+        body["links"],
+        json!([]),
+        "links to others' tickets are hidden"
+    );
+    others_view.assert_problem(StatusCode::NOT_FOUND, "ticket_not_found");
+    others_by_number.assert_problem(StatusCode::NOT_FOUND, "ticket_not_found");
+    assert!(!others_view.text.contains("Geheim"));
+}
