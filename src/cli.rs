@@ -59,7 +59,7 @@ pub enum Command {
         #[arg(long)]
         decrypt: bool,
     },
-    /// Print the command API's OpenAPI document.
+    /// Print the OpenAPI document of the whole HTTP API (commands and queries).
     Openapi,
 }
 
@@ -125,7 +125,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             decrypt,
         } => events(&config, &ticket, format, decrypt).await,
         Command::Openapi => {
-            print!("{}", command_service::openapi::document_json());
+            println!("{}", crate::serve::openapi().to_pretty_json()?);
             Ok(ExitCode::SUCCESS)
         }
     }

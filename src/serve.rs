@@ -192,6 +192,7 @@ pub async fn serve(
                 .route("/healthz", get(healthz))
                 .route("/readyz", get(readyz))
                 .route("/metrics", get(metrics))
+                .route("/api/v1/openapi.json", get(openapi_document))
                 .with_state(operations),
         ),
     );
@@ -242,6 +243,28 @@ async fn readyz(State(operations): State<Operations>) -> Result<&'static str, Ap
             tracing::warn!(projections = %names, "not ready: projection stopped at a poison event");
             Err(ApiError::Unavailable)
         }
+    }
+}
+
+/// The OpenAPI document of the whole HTTP API (commands and queries).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut document = command_service::openapi::ApiDoc::openapi();
+    document.merge(query_service::openapi::document());
+    document.info.title = "ITSM API".to_owned();
+    document.info.description = Some(
+        "Commands that change tickets (every change is an immutable event) and queries over the \
+         read models. Errors are RFC 9457 problem+json, German by default (`Accept-Language: en` \
+         for English)."
+            .to_owned(),
+    );
+    document
+}
+
+async fn openapi_document(_actor: command_service::auth::Actor) -> Response {
+    match openapi().to_pretty_json() {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

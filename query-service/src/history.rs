@@ -48,11 +48,11 @@ pub struct Change {
     pub field: String,
     /// The value before (any JSON; null when there was none).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(required = true)]
     pub from: Value,
     /// The value after (any JSON).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(required = true)]
     pub to: Value,
 }
 

@@ -6,6 +6,7 @@ mod binary;
 mod cli;
 mod crash;
 mod invariants;
+mod read_side;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -221,6 +221,16 @@ impl Writer<'_> {
                 },
                 None => pick(language, "Artikel hinzugefügt", "Article added").to_owned(),
             },
+            "ticket.linked" | "ticket.unlinked" => {
+                let base = lookup(HEADLINES, event_type, language).unwrap_or_default();
+                match change("links") {
+                    Some(change) if event_type == "ticket.linked" => {
+                        format!("{base}: {}", self.value("links", &change.to))
+                    }
+                    Some(change) => format!("{base}: {}", self.value("links", &change.from)),
+                    None => base.to_owned(),
+                }
+            }
             other => lookup(HEADLINES, other, language)
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{} {other}", pick(language, "Ereignis", "Event"))),
@@ -310,6 +320,7 @@ fn consumed_by_headline(event_type: &str, field: &str) -> bool {
             | ("ticket.assigned", "assignee")
             | ("ticket.merged", "merged_into")
             | ("ticket.article_added", "articles")
+            | ("ticket.linked" | "ticket.unlinked", "links")
     )
 }
 
@@ -432,6 +443,23 @@ mod tests {
             "ticket.article_added",
             &[change("articles", Value::Null, to)],
             "Interne Notiz hinzugefügt",
+        );
+    }
+
+    #[test]
+    fn links_name_their_type_and_the_other_ticket() {
+        let link = json!({"link_type": "caused_by", "target": Uuid::from_u128(7)});
+        check(
+            Language::German,
+            "ticket.linked",
+            &[change("links", Value::Null, link.clone())],
+            "Verknüpfung hinzugefügt: verursacht durch 2026-000007",
+        );
+        check(
+            Language::English,
+            "ticket.unlinked",
+            &[change("links", link, Value::Null)],
+            "Link removed: caused by 2026-000007",
         );
     }
 

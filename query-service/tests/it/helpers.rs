@@ -76,21 +76,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.consistency_wait = options.consistency_wait;
     settings.nats = options.nats;
     settings.subject_prefix = options.subject_prefix;
-    let router = query_service::app(AppState::new(settings));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a random port");
-    let port = listener.local_addr().expect("local address").port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = serve(query_service::app(AppState::new(settings))).await;
     let agent_token = issue_token(&db.app_pool, AGENT, "agent").await;
     let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address,
         db,
         client: reqwest::Client::new(),
         agent_token,
     };
     app.set_projection(1, 1, (1000, 1)).await;
     app
+}
+
+/// Serves `router` on a random port; returns its base URL.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let port = listener.local_addr().expect("local address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://127.0.0.1:{port}")
 }
 
 pub async fn issue_token(pool: &PgPool, user: &str, role: &str) -> String {
@@ -232,10 +237,11 @@ impl TestApp {
     /// Inserts `seed` into `rm_tickets`; returns it.
     pub async fn insert_ticket(&self, seed: TicketSeed) -> TicketSeed {
         let is_open = ["new", "assigned", "in_progress", "pending"].contains(&seed.status.as_str());
-        let search_text = projector::search::fold(&format!(
-            "{} {} {}",
-            seed.number, seed.title, seed.description
-        ));
+        // As the projector builds it: number and title weigh A, description and tags B.
+        let search_a =
+            projector::search::fold(&format!("{} {}", seed.number.replace('-', " "), seed.title));
+        let search_b =
+            projector::search::fold(&format!("{} {}", seed.description, seed.tags.join(" ")));
         sqlx::query(
             "INSERT INTO rm_tickets (generation, ticket_id, number, version, ticket_type, title, \
                description, requester_name, requester_email, requester_phone, requester_user_id, \
@@ -245,7 +251,9 @@ impl TestApp {
                updated_at, last_tx, last_position, search) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, NULL, 'medium', 'high', \
                $12, $13, $14, $15, $16, $17, $18, $19, 'portal', NULL, NULL, NULL, NULL, $20, 0, \
-               $21, $22, $23, 900, $4, to_tsvector('german', $24))",
+               $21, $22, $23, 900, $4, \
+               setweight(to_tsvector('german', $24), 'A') \
+               || setweight(to_tsvector('german', $25), 'B'))",
         )
         .bind(seed.generation)
         .bind(seed.id)
@@ -270,7 +278,8 @@ impl TestApp {
         .bind(seed.requester_user_id.as_deref().unwrap_or(AGENT))
         .bind(seed.opened_at)
         .bind(seed.updated_at)
-        .bind(search_text)
+        .bind(search_a)
+        .bind(search_b)
         .execute(&self.db.owner_pool)
         .await
         .expect("insert ticket");

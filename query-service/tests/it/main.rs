@@ -3,6 +3,7 @@
 //! for live updates.
 
 mod consistency;
+mod end_to_end;
 mod errors;
 mod helpers;
 mod history;
