@@ -490,6 +490,8 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner_role')
 ALTER DATABASE :"db" OWNER TO :"owner_role";
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app_role";
 GRANT CONNECT ON DATABASE :"db" TO itsm_reporting;
+-- The owner administers the reporting role (grants it to the login roles of reporting tools).
+GRANT itsm_reporting TO :"owner_role" WITH ADMIN OPTION;
 -- The owner may end the application role's sessions (DROP DATABASE … WITH (FORCE) of the
 -- tests' databases); it gains no right on events it does not have already as their owner.
 GRANT :"app_role" TO :"owner_role";

@@ -260,3 +260,78 @@ async fn killing_projector_and_relay_loses_and_doubles_nothing() {
     let output = installation.itsm(&["projection", "status"]);
     assert!(stdout(&output).contains("tickets"), "{output:?}");
 }
+
+/// The value of a counter in a Prometheus text exposition (summed over its label sets).
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_projector_processes_exactly_one_advances() {
+    let installation = Installation::new().await;
+    let token =
+        stdout(&installation.itsm(&["token", "issue", "--user", "k.meier", "--role", "agent"]))
+            .trim()
+            .to_owned();
+    let mut command = spawn(&installation, &["serve", "--only", "command"]);
+    let base = installation.base_url();
+    wait_healthy(&base).await;
+    let ports = [free_port(), free_port()];
+    let mut projectors: Vec<Child> = ports
+        .iter()
+        .map(|port| {
+            let listen = format!("127.0.0.1:{port}");
+            spawn(
+                &installation,
+                &["serve", "--only", "projector", "--listen", &listen],
+            )
+        })
+        .collect();
+    for port in ports {
+        wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flow = tokio::spawn(command_flow(base.clone(), token.clone(), stop.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::Relaxed);
+    flow.await.unwrap();
+    let pool = &installation.db.app_pool;
+    let events = scalar(pool, "SELECT count(*) FROM events").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(
+        pool,
+        "SELECT COALESCE(max(events_applied), 0) FROM projection_checkpoints WHERE name = 'tickets'",
+    )
+    .await
+        < events
+    {
+        assert!(Instant::now() < deadline, "the projection caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = reqwest::Client::new();
+    let mut applied = Vec::new();
+    for port in ports {
+        let text = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        applied.push(counter(&text, "itsm_projector_events_applied_total"));
+    }
+    for child in projectors.iter_mut().chain(std::iter::once(&mut command)) {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(applied.iter().sum::<u64>(), events as u64, "{applied:?}");
+    assert!(
+        applied.contains(&0),
+        "only one process advanced: {applied:?}"
+    );
+}

@@ -418,3 +418,56 @@ async fn a_rebuild_serves_the_old_generation_until_it_swaps() {
         5
     );
 }
+
+#[tokio::test]
+async fn reporting_views_serve_the_active_generation_read_only() {
+    let db = TestDatabase::create().await;
+    let master_key = MasterKey::generate();
+    let service = corpus::service(&db.app_pool, &master_key);
+    let (first, _) = corpus::open(&service, 0).await;
+    let (second, _) = corpus::open(&service, 2).await;
+    corpus::work(&service, first, 0, second).await;
+    let (live, _) = runner(&db.app_pool, &master_key, "live", 100).await;
+    catch_up(&live, &db.app_pool).await;
+
+    let mut reporting = db.owner_pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL ROLE itsm_reporting")
+        .execute(&mut *reporting)
+        .await
+        .expect("the owner may act as the reporting role");
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM reporting.tickets")
+        .fetch_one(&mut *reporting)
+        .await
+        .unwrap();
+    assert_eq!(tickets, 2);
+    let opened: i64 =
+        sqlx::query_scalar("SELECT sum(opened)::bigint FROM reporting.tickets_opened_per_day")
+            .fetch_one(&mut *reporting)
+            .await
+            .unwrap();
+    assert_eq!(opened, 2);
+    let resolved: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM reporting.tickets WHERE resolution_seconds IS NOT NULL",
+    )
+    .fetch_one(&mut *reporting)
+    .await
+    .unwrap();
+    assert_eq!(resolved, 1, "ticket 0 was resolved and closed");
+    sqlx::query("SELECT count(*) FROM reporting.backlog_by_age")
+        .execute(&mut *reporting)
+        .await
+        .unwrap();
+    for forbidden in [
+        "SELECT count(*) FROM events",
+        "SELECT count(*) FROM rm_tickets",
+        "DELETE FROM rm_tickets",
+    ] {
+        let mut savepoint = sqlx::Connection::begin(&mut *reporting).await.unwrap();
+        let error = sqlx::query(forbidden)
+            .execute(&mut *savepoint)
+            .await
+            .expect_err(forbidden);
+        assert!(error.to_string().contains("permission denied"), "{error}");
+        savepoint.rollback().await.unwrap();
+    }
+}
