@@ -378,6 +378,10 @@ impl Runner {
         }
         let mut generations_held: Vec<i32> = Vec::new();
         while !*shutdown.borrow() {
+            // Registered before the round, so an append during the round is not missed.
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if last_sample.elapsed() >= OLDEST_TRANSACTION_SAMPLE {
                 last_sample = Instant::now();
                 self.sample_oldest_transaction().await;
@@ -393,7 +397,7 @@ impl Runner {
                 continue;
             }
             tokio::select! {
-                () = wake.notified() => {}
+                () = &mut notified => {}
                 () = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }
