@@ -481,8 +481,8 @@ ALTER ROLE :"owner_role" WITH LOGIN CREATEDB NOSUPERUSER NOCREATEROLE PASSWORD :
 SELECT format('CREATE ROLE %I', :'app_role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \\gexec
 ALTER ROLE :"app_role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD :'app_pw';
--- Reporting jobs and BI tools read the `reporting` views through this role (NOLOGIN: grant it to
--- a login role of your reporting tool; see deploy/README.md).
+-- Reporting jobs and BI tools read the reporting views through this role (NOLOGIN: grant it to
+-- a login role of your reporting tool; see schemas/README.md).
 SELECT 'CREATE ROLE itsm_reporting NOLOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'itsm_reporting') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner_role')
