@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `token issue`, `events`, `openapi`.
+//! The command line: `serve`, `migrate`, `token issue`, `events`, `projection`, `openapi`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -169,13 +169,21 @@ async fn projection(config: &Config, command: ProjectionCommand) -> anyhow::Resu
             Ok(ExitCode::SUCCESS)
         }
         ProjectionCommand::Resume { name } => {
-            let generation = projector::checkpoint::active_generation(&pool, &name)
+            let failed: Vec<i32> = projector::checkpoint::all(&pool)
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("unknown projection {name:?}"))?;
-            if projector::checkpoint::resume(&pool, &name, generation).await? {
+                .into_iter()
+                .filter(|checkpoint| {
+                    checkpoint.name == name
+                        && checkpoint.state == projector::checkpoint::State::Failed
+                })
+                .map(|checkpoint| checkpoint.generation)
+                .collect();
+            if failed.is_empty() {
+                println!("{name}: nothing is stopped");
+            }
+            for generation in failed {
+                projector::checkpoint::resume(&pool, &name, generation).await?;
                 println!("{name}: generation {generation} resumed");
-            } else {
-                println!("{name}: generation {generation} was not stopped");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -210,6 +210,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// Most events one projection batch (one transaction) may hold.
+const BATCH_SIZE_MAX: u32 = 10_000;
+/// Shortest lease: a worker must renew it well within this, also under load.
+const LEASE_TTL_MS_MIN: u64 = 200;
+
 /// Server-side limits on every connection (DESIGN §3: keep transactions short).
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 const STATEMENT_TIMEOUT: &str = "30s";
@@ -227,7 +232,34 @@ impl Config {
             .merge(Toml::file(&path))
             .merge(env)
             .extract()?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses settings that would make a worker spin, stall or never apply anything.
+    fn validate(&self) -> anyhow::Result<()> {
+        let projector = &self.projector;
+        anyhow::ensure!(
+            (1..=BATCH_SIZE_MAX).contains(&projector.batch_size),
+            "projector.batch_size must be 1 to {BATCH_SIZE_MAX}"
+        );
+        anyhow::ensure!(
+            projector.lease_ttl_ms >= LEASE_TTL_MS_MIN,
+            "projector.lease_ttl_ms must be at least {LEASE_TTL_MS_MIN}"
+        );
+        anyhow::ensure!(
+            projector.poll_interval_ms >= 1 && projector.poll_interval_ms < projector.lease_ttl_ms,
+            "projector.poll_interval_ms must be at least 1 and below projector.lease_ttl_ms"
+        );
+        anyhow::ensure!(
+            self.query.page_size_max >= 1,
+            "query.page_size_max must be at least 1"
+        );
+        anyhow::ensure!(
+            self.nats.replicas >= 1 && self.nats.max_age_days >= 1,
+            "nats.replicas and nats.max_age_days must be at least 1"
+        );
+        Ok(())
     }
 
     /// A pool of the application role.

@@ -26,6 +26,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 
+/// How long a graceful shutdown waits for open connections and background tasks.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
 /// A part of the system `itsm serve` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Component {
@@ -43,6 +46,8 @@ pub enum Component {
 #[derive(Clone, Debug)]
 struct Operations {
     pool: PgPool,
+    /// Whether this process runs a projector or the relay (then its readiness includes theirs).
+    runs_workers: bool,
     command_metrics: Option<Arc<command_service::metrics::Metrics>>,
     registry: Arc<Registry>,
 }
@@ -53,15 +58,6 @@ impl axum::extract::FromRef<Operations> for PgPool {
     }
 }
 
-/// A name for this process's leases: host, process id and a random part.
-pub fn worker_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "host".to_owned());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[..8])
-}
-
 /// The projector's settings from the configuration.
 pub fn runner_settings(config: &Config, pool: PgPool) -> RunnerSettings {
     RunnerSettings {
@@ -69,7 +65,7 @@ pub fn runner_settings(config: &Config, pool: PgPool) -> RunnerSettings {
         batch_size: config.projector.batch_size,
         lease_ttl: Duration::from_millis(config.projector.lease_ttl_ms),
         poll_interval: Duration::from_millis(config.projector.poll_interval_ms),
-        worker: worker_name(),
+        worker: projector::relay::worker_id(),
     }
 }
 
@@ -146,10 +142,16 @@ pub async fn serve(
             // Another process's appends reach us through the relay's messages: wake up early.
             let subject = format!("{}.events.>", config.nats.subject_prefix);
             let mut messages = client.subscribe(subject).await?;
-            let wake = wake.clone();
+            let (wake, mut stopped) = (wake.clone(), stopped.clone());
             tasks.spawn(async move {
-                while messages.next().await.is_some() {
-                    wake.notify_waiters();
+                loop {
+                    tokio::select! {
+                        message = messages.next() => match message {
+                            Some(_) => wake.notify_waiters(),
+                            None => break,
+                        },
+                        _ = stopped.changed() => break,
+                    }
                 }
             });
         }
@@ -170,7 +172,7 @@ pub async fn serve(
             batch_size: config.projector.batch_size.min(1_000),
             lease_ttl: Duration::from_millis(config.projector.lease_ttl_ms),
             poll_interval: Duration::from_millis(config.projector.poll_interval_ms),
-            worker: worker_name(),
+            worker: projector::relay::worker_id(),
         };
         let (wake, stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move {
@@ -183,6 +185,7 @@ pub async fn serve(
 
     let operations = Operations {
         pool: pool.clone(),
+        runs_workers: runs(Component::Projector) || runs(Component::Relay),
         command_metrics,
         registry: Arc::new(registry),
     };
@@ -213,12 +216,33 @@ pub async fn serve(
     .map(|name| &*name.leak())
     .collect();
     tracing::info!(listen = %listener.local_addr()?, ?components, "serving");
+    let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal.await;
         let _ = stop.send(true);
+        let _ = draining.send(());
     };
-    command_service::serve(listener, router, shutdown).await?;
-    while tasks.join_next().await.is_some() {}
+    let server = command_service::serve(listener, router, shutdown);
+    tokio::pin!(server);
+    // Requests in flight finish; live streams (SSE) never do by themselves, so the drain is bounded.
+    tokio::select! {
+        served = &mut server => served?,
+        () = async {
+            if drain_started.await.is_ok() {
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::info!("closing connections still open after the drain limit"),
+    }
+    if tokio::time::timeout(DRAIN_LIMIT, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("background tasks did not stop within the drain limit");
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -227,22 +251,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers and no projection is stopped at a poison event.
+/// Ready when the database answers and, on a process that runs projector or relay, none of
+/// them is stopped at a poison event (a command or query node stays in the load balancer: the
+/// metric `itsm_projector_failed` and `itsm projection status` show it there).
 async fn readyz(State(operations): State<Operations>) -> Result<&'static str, ApiError> {
     let failed: Option<String> = sqlx::query_scalar(
-        "SELECT string_agg(c.name, ', ') FROM projection_checkpoints c \
-         JOIN projections p ON p.name = c.name AND p.active_generation = c.generation \
-         WHERE c.state = 'failed'",
+        "SELECT string_agg(name || ' generation ' || generation, ', ') \
+         FROM projection_checkpoints WHERE state = 'failed'",
     )
     .fetch_one(&operations.pool)
     .await
     .map_err(|_| ApiError::Unavailable)?;
     match failed {
-        None => Ok("ready"),
-        Some(names) => {
-            tracing::warn!(projections = %names, "not ready: projection stopped at a poison event");
+        Some(stopped) if operations.runs_workers => {
+            tracing::debug!(%stopped, "not ready: stopped at a poison event");
             Err(ApiError::Unavailable)
         }
+        _ => Ok("ready"),
     }
 }
 

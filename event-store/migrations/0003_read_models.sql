@@ -7,7 +7,7 @@
 -- Blue-green rebuilds without DDL at run time: every read-model row carries the `generation` of
 -- the projection run that wrote it. `projections.active_generation` says which generation the
 -- query side reads; a rebuild writes generation N+1 beside N and swaps by updating that one row
--- in the transaction that commits its last catch-up batch (ADR 0006).
+-- in one fenced transaction once it has caught up with the serving generation (ADR 0006).
 
 CREATE TABLE projections (
     name               text    PRIMARY KEY,

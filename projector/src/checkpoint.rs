@@ -305,6 +305,7 @@ pub async fn fail(
 }
 
 /// Lets a failed `(name, generation)` run again (it retries the event it stopped at).
+/// `itsm projection resume` calls it for every failed generation of a projection.
 pub async fn resume(pool: &PgPool, name: &str, generation: i32) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE projection_checkpoints \
@@ -324,7 +325,7 @@ pub async fn pending_rebuild(pool: &PgPool, name: &str) -> Result<Option<i32>, s
     sqlx::query_scalar(
         "SELECT max(c.generation) FROM projection_checkpoints c JOIN projections p \
            ON p.name = c.name WHERE c.name = $1 AND c.generation > p.active_generation \
-           AND c.state <> 'retired'",
+           AND c.state = 'running'",
     )
     .bind(name)
     .fetch_one(pool)
@@ -342,6 +343,17 @@ pub async fn start_rebuild(
     if let Some(generation) = pending_rebuild(pool, name).await? {
         return Ok(generation);
     }
+    // A rebuild that stopped at a poison event is given up: the new one starts from the first
+    // event (with the code that now runs).
+    sqlx::query(
+        "UPDATE projection_checkpoints c SET state = 'retired', leader = NULL, lease_until = NULL, \
+         updated_at = clock_timestamp() FROM projections p \
+         WHERE p.name = c.name AND c.name = $1 AND c.generation > p.active_generation \
+           AND c.state = 'failed'",
+    )
+    .bind(name)
+    .execute(pool)
+    .await?;
     sqlx::query_scalar(
         "INSERT INTO projection_checkpoints (name, generation, version, system_identifier) \
          SELECT $1, max(generation) + 1, $2, $3 FROM projection_checkpoints WHERE name = $1 \
@@ -354,9 +366,52 @@ pub async fn start_rebuild(
     .await
 }
 
-/// Makes `to` the active generation of `name` in the caller's transaction (the one that commits
-/// the rebuild's last catch-up batch) and retires the others. `false` if `to` is already active.
-pub async fn swap(connection: &mut PgConnection, name: &str, to: i32) -> Result<bool, sqlx::Error> {
+/// Retires a generation that is not active (a rebuild of another cluster, see `Runner::step`).
+pub async fn retire(pool: &PgPool, name: &str, generation: i32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints c SET state = 'retired', leader = NULL, lease_until = NULL, \
+         updated_at = clock_timestamp() FROM projections p \
+         WHERE p.name = c.name AND c.name = $1 AND c.generation = $2 \
+           AND c.generation <> p.active_generation",
+    )
+    .bind(name)
+    .bind(generation)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Makes `to` the active generation of `name` in the caller's transaction and retires the
+/// others. The serving generation's checkpoint row is locked first and compared: if it is ahead of
+/// `to` (in the same cluster), nothing changes and `false` comes back, so a consistency token the
+/// serving read model passed stays passed. `false` also if `to` is already active.
+pub async fn swap(
+    connection: &mut PgConnection,
+    name: &str,
+    to: i32,
+    to_cursor: Cursor,
+    system_identifier: i64,
+) -> Result<bool, sqlx::Error> {
+    let serving = sqlx::query(
+        "SELECT c.generation, c.last_tx, c.last_position, c.system_identifier \
+         FROM projection_checkpoints c JOIN projections p \
+           ON p.name = c.name AND p.active_generation = c.generation \
+         WHERE c.name = $1 FOR UPDATE OF c, p",
+    )
+    .bind(name)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if let Some(serving) = serving {
+        let generation: i32 = serving.try_get("generation")?;
+        let cursor = Cursor {
+            transaction_id: serving.try_get("last_tx")?,
+            global_position: serving.try_get("last_position")?,
+        };
+        let cluster: i64 = serving.try_get("system_identifier")?;
+        if generation >= to || (cluster == system_identifier && cursor > to_cursor) {
+            return Ok(false);
+        }
+    }
     let updated = sqlx::query(
         "UPDATE projections SET active_generation = $2 WHERE name = $1 AND active_generation < $2",
     )

@@ -211,9 +211,9 @@ impl Default for RelayMetrics {
 }
 
 impl RelayMetrics {
-    /// Registers the metrics under `relay_` in `registry`.
+    /// Registers the metrics under `itsm_relay_` in `registry`.
     pub fn register(&self, registry: &mut Registry) {
-        let registry = registry.sub_registry_with_prefix("relay");
+        let registry = registry.sub_registry_with_prefix("itsm_relay");
         registry.register(
             "events_published",
             "Events acknowledged by JetStream",
@@ -340,9 +340,20 @@ impl Relay {
 
     async fn relay_until(&mut self, wake: &Notify, shutdown: &mut watch::Receiver<bool>) {
         while !stopping(shutdown) {
+            // Registered before the step, so an append during the step is not missed
+            // (`notify_waiters` stores no permit).
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             match self.step().await {
                 Ok(Step::Relayed) => self.backoff = BACKOFF_MIN,
-                Ok(Step::Idle) => pause(self.settings.poll_interval, Some(wake), shutdown).await,
+                Ok(Step::Idle) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(self.settings.poll_interval) => {}
+                        () = &mut notified => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
                 Ok(Step::Standby) => pause(self.settings.lease_ttl / 3, None, shutdown).await,
                 Err(error) => {
                     self.handle_failure(error).await;

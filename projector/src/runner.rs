@@ -2,6 +2,7 @@
 //! (DESIGN §4), one active worker per projection (a lease), poison events stop it, and rebuilds
 //! run blue-green beside the active generation.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,9 @@ use crate::metrics::ProjectorMetrics;
 /// Why a batch could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The event at `position` cannot be applied (undecodable, breaks a read-model constraint):
-    /// applying it again gives the same error, so the projection stops there.
+    /// The event at `position` (or, for a failed write, the batch starting there) cannot be
+    /// applied — undecodable, breaks a read-model constraint: applying it again gives the same
+    /// error, so the projection stops there.
     #[error("event at position {position} cannot be applied: {reason}")]
     Poison { position: i64, reason: String },
     /// The database failed for a reason that may pass (connection lost, serialization).
@@ -27,19 +29,19 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    /// A database error of `event`: a data or integrity violation is a poison event, anything
-    /// else is retried.
+    /// A database error while applying a batch starting at `position`: connection, resource
+    /// and serialization failures (SQLSTATE classes 08, 40, 53, 57, 58) and errors outside the
+    /// database are retried; any other database error would recur, so it stops the projection.
     pub fn from_database(error: sqlx::Error, position: i64) -> ApplyError {
-        let class = error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .map(|code| code.chars().take(2).collect::<String>());
-        match class.as_deref() {
-            Some("22" | "23") => ApplyError::Poison {
+        let Some(code) = error.as_database_error().and_then(|db| db.code()) else {
+            return ApplyError::Transient(error);
+        };
+        match code.get(..2) {
+            Some("08" | "40" | "53" | "57" | "58") => ApplyError::Transient(error),
+            _ => ApplyError::Poison {
                 position,
                 reason: error.to_string(),
             },
-            _ => ApplyError::Transient(error),
         }
     }
 }
@@ -114,6 +116,8 @@ pub struct Runner {
     projection: Arc<dyn Projection>,
     metrics: Arc<ProjectorMetrics>,
     system_identifier: i64,
+    /// Whether retired generations may still have rows (checked once at start, set by a swap).
+    retired_rows_left: AtomicBool,
 }
 
 /// Rows deleted per statement when clearing a retired generation.
@@ -141,6 +145,7 @@ impl Runner {
             projection,
             metrics,
             system_identifier,
+            retired_rows_left: AtomicBool::new(true),
         })
     }
 
@@ -164,8 +169,20 @@ impl Runner {
         else {
             return Ok(Step::Standby);
         };
-        self.metrics.observe_state(name, checkpoint.state);
+        if !rebuilding {
+            self.metrics.observe_state(name, checkpoint.state);
+        }
         if checkpoint.state != State::Running {
+            return Ok(Step::Stopped);
+        }
+        if checkpoint.version > self.projection.version() {
+            // Built by newer code (a rolling upgrade): this process must not write into it.
+            checkpoint::release(&settings.pool, name, generation, &settings.worker).await?;
+            return Ok(Step::Standby);
+        }
+        if checkpoint.system_identifier != self.system_identifier && rebuilding {
+            // A rebuild restored from another cluster: its cursor may skip events. Start over.
+            checkpoint::retire(&settings.pool, name, generation).await?;
             return Ok(Step::Stopped);
         }
         if !rebuilding && self.outdated(&checkpoint) {
@@ -189,7 +206,14 @@ impl Runner {
             }
         }
         let started = Instant::now();
-        let events = read_after(&settings.pool, checkpoint.cursor, settings.batch_size).await?;
+        let events = match read_after(&settings.pool, checkpoint.cursor, settings.batch_size).await
+        {
+            Ok(events) => events,
+            Err(StoreError::Corrupt { position, reason }) => {
+                return self.stop_at(generation, position, &reason).await;
+            }
+            Err(error) => return Err(error.into()),
+        };
         let Some(last) = events.last() else {
             if rebuilding {
                 return self.swap(&checkpoint).await;
@@ -222,16 +246,7 @@ impl Runner {
             Ok(()) => {}
             Err(ApplyError::Poison { position, reason }) => {
                 transaction.rollback().await?;
-                tracing::error!(
-                    projection = name,
-                    generation,
-                    position,
-                    %reason,
-                    "poison event: the projection stops here until `itsm projection resume`"
-                );
-                checkpoint::fail(&settings.pool, name, generation, position, &reason).await?;
-                self.metrics.observe_state(name, State::Failed);
-                return Ok(Step::Stopped);
+                return self.stop_at(generation, position, &reason).await;
             }
             Err(transient) => return Err(transient),
         }
@@ -241,27 +256,40 @@ impl Runner {
         Ok(Step::Applied(events.len()))
     }
 
+    /// Stops `generation` at a poison event (recorded in its checkpoint, logged, counted).
+    async fn stop_at(
+        &self,
+        generation: i32,
+        position: i64,
+        reason: &str,
+    ) -> Result<Step, ApplyError> {
+        let name = self.projection.name();
+        tracing::error!(
+            projection = name,
+            generation,
+            position,
+            %reason,
+            "poison event: the projection stops here until `itsm projection resume`"
+        );
+        checkpoint::fail(&self.settings.pool, name, generation, position, reason).await?;
+        let active = checkpoint::active_generation(&self.settings.pool, name).await?;
+        if active == Some(generation) {
+            self.metrics.observe_state(name, State::Failed);
+        }
+        Ok(Step::Stopped)
+    }
+
     fn outdated(&self, checkpoint: &Checkpoint) -> bool {
         checkpoint.version < self.projection.version()
             || checkpoint.system_identifier != self.system_identifier
     }
 
     /// A rebuild that found no more events becomes the active generation, in one transaction
-    /// with a fenced (no-op) advance, so a worker that lost its lease cannot swap.
+    /// with a fenced (no-op) advance, so a worker that lost its lease cannot swap, and with the
+    /// serving checkpoint locked, so it never swaps behind the serving read model.
     async fn swap(&self, checkpoint: &Checkpoint) -> Result<Step, ApplyError> {
         let name = self.projection.name();
         let settings = &self.settings;
-        let serving = checkpoint::active(&settings.pool, name).await?;
-        if let Some(serving) = &serving {
-            // Never swap to a read model older than the one serving (a read-your-writes token
-            // it passed must stay passed), unless the serving cursor is of another cluster.
-            if serving.system_identifier == self.system_identifier
-                && serving.cursor > checkpoint.cursor
-            {
-                return Ok(Step::Idle);
-            }
-        }
-        let active = serving.map_or(1, |serving| serving.generation);
         let mut transaction = settings.pool.begin().await?;
         let fenced = checkpoint::advance(
             &mut transaction,
@@ -275,43 +303,69 @@ impl Runner {
             settings.lease_ttl,
         )
         .await?;
-        if !fenced || !checkpoint::swap(&mut transaction, name, checkpoint.generation).await? {
+        let retired = checkpoint::active_generation(&settings.pool, name)
+            .await?
+            .unwrap_or(1);
+        if !fenced
+            || !checkpoint::swap(
+                &mut transaction,
+                name,
+                checkpoint.generation,
+                checkpoint.cursor,
+                self.system_identifier,
+            )
+            .await?
+        {
             transaction.rollback().await?;
-            return Ok(Step::Standby);
+            return Ok(Step::Idle);
         }
         transaction.commit().await?;
+        self.retired_rows_left.store(true, Ordering::Relaxed);
         tracing::info!(
             projection = name,
             generation = checkpoint.generation,
-            retired = active,
+            retired,
             "rebuild caught up; swapped in"
         );
-        Ok(Step::Swapped { retired: active })
+        Ok(Step::Swapped { retired })
     }
 
-    /// Deletes the rows of retired generations (after a swap, or left by an interrupted clear).
-    pub async fn clear_retired(&self) -> Result<u64, sqlx::Error> {
-        let name = self.projection.name();
+    /// Deletes one bounded chunk of a retired generation's rows (so a live projection is never
+    /// held up for long); the number deleted, 0 when none are left.
+    pub async fn clear_retired_step(&self) -> Result<u64, sqlx::Error> {
+        if !self.retired_rows_left.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
         let retired: Vec<i32> = sqlx::query_scalar(
             "SELECT generation FROM projection_checkpoints WHERE name = $1 AND state = 'retired'",
         )
-        .bind(name)
+        .bind(self.projection.name())
         .fetch_all(&self.settings.pool)
         .await?;
         let mut deleted = 0;
         for generation in retired {
-            loop {
-                let rows = self
-                    .projection
-                    .clear(&self.settings.pool, generation, CLEAR_ROWS_PER_STEP)
-                    .await?;
-                deleted += rows;
-                if rows == 0 {
-                    break;
-                }
-            }
+            deleted += self
+                .projection
+                .clear(&self.settings.pool, generation, CLEAR_ROWS_PER_STEP)
+                .await?;
+        }
+        if deleted == 0 {
+            self.retired_rows_left.store(false, Ordering::Relaxed);
         }
         Ok(deleted)
+    }
+
+    /// Deletes every row of retired generations (after `itsm projection rebuild`).
+    pub async fn clear_retired(&self) -> Result<u64, sqlx::Error> {
+        self.retired_rows_left.store(true, Ordering::Relaxed);
+        let mut deleted = 0;
+        loop {
+            let rows = self.clear_retired_step().await?;
+            if rows == 0 {
+                return Ok(deleted);
+            }
+            deleted += rows;
+        }
     }
 
     /// Builds a new generation from the first event until it is the active one (or joins a
@@ -373,9 +427,6 @@ impl Runner {
         let name = self.projection.name();
         let settings = &self.settings;
         let mut last_sample = Instant::now() - OLDEST_TRANSACTION_SAMPLE;
-        if let Err(error) = self.clear_retired().await {
-            tracing::warn!(projection = name, %error, "clearing retired generations failed");
-        }
         let mut generations_held: Vec<i32> = Vec::new();
         while !*shutdown.borrow() {
             // Registered before the round, so an append during the round is not missed.
@@ -427,16 +478,16 @@ impl Runner {
         {
             match self.step(generation, rebuilding).await? {
                 Step::Applied(_) => worked = true,
-                Step::Swapped { .. } => {
-                    worked = true;
-                    self.clear_retired().await?;
-                }
+                Step::Swapped { .. } => worked = true,
                 Step::Standby => standby = true,
                 Step::Idle | Step::Stopped => {}
             }
             if !held.contains(&generation) {
                 held.push(generation);
             }
+        }
+        if self.clear_retired_step().await? > 0 {
+            worked = true;
         }
         let wait = if standby {
             self.settings.lease_ttl / 3

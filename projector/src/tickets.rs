@@ -7,7 +7,7 @@
 //! are written as JSON record sets (`jsonb_to_recordset`), guarded so a replay changes nothing
 //! (`WHERE rm_tickets.version < EXCLUDED.version`, `ON CONFLICT DO NOTHING`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -590,7 +590,7 @@ impl Projection for TicketProjection {
                 })?;
             rows.insert(row.ticket_id, row);
         }
-        let mut changed: BTreeMap<Uuid, ()> = BTreeMap::new();
+        let mut changed: BTreeSet<Uuid> = BTreeSet::new();
         let mut articles = Vec::new();
         let mut links: BTreeMap<LinkKey, Option<(String, DateTime<Utc>)>> = BTreeMap::new();
         let mut history = Vec::with_capacity(ticket_events.len());
@@ -629,12 +629,12 @@ impl Projection for TicketProjection {
             if let Some(entry) = effects.history {
                 history.push(entry);
             }
-            changed.insert(row.ticket_id, ());
+            changed.insert(row.ticket_id);
             rows.insert(row.ticket_id, row);
         }
         let first = events[0].global_position;
         let records: Vec<TicketRecord> = changed
-            .keys()
+            .iter()
             .filter_map(|id| rows.get(id))
             .map(TicketRecord::new)
             .collect();

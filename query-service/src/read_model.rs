@@ -65,7 +65,8 @@ pub struct TicketSummary {
     pub assignee: Option<String>,
     pub service_id: Option<String>,
     pub category_id: Option<String>,
-    /// The requester's name ("[gelöscht / erased]" after erasure).
+    /// The requester's name ("[gelöscht / erased]" when the key was erased before it was projected;
+    /// read models built earlier keep the plaintext until a rebuild).
     pub requester_name: String,
     pub tags: Vec<String>,
     pub pending_until: Option<DateTime<Utc>>,

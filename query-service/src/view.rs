@@ -63,7 +63,8 @@ pub struct TicketRow {
     pub last_position: i64,
 }
 
-/// Who reported the ticket. Personal data: "[gelöscht / erased]" after erasure.
+/// Who reported the ticket. Personal data: "[gelöscht / erased]" if erased before it was
+/// projected (existing read models keep the plaintext until a rebuild).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequesterView {
     pub name: String,

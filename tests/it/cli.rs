@@ -37,6 +37,26 @@ fn an_unknown_setting_is_a_configuration_error_that_names_it() {
     assert!(!message.contains("sekret"), "a secret leaked: {message}");
 }
 
+#[test]
+fn settings_that_would_stall_a_worker_are_refused_by_name() {
+    let dir = TempDir::create();
+    let config = dir.path.join("itsm.toml");
+    for (setting, name) in [
+        ("[projector]\nbatch_size = 0\n", "projector.batch_size"),
+        ("[projector]\nlease_ttl_ms = 10\n", "projector.lease_ttl_ms"),
+        (
+            "[projector]\nlease_ttl_ms = 1000\npoll_interval_ms = 1000\n",
+            "projector.poll_interval_ms",
+        ),
+    ] {
+        std::fs::write(&config, setting).unwrap();
+        let output = itsm_command(&["migrate"], Some(&config)).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{setting}");
+        let message = stderr(&output);
+        assert!(message.contains(name), "{setting}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn migrate_is_repeatable_and_a_token_is_printed_once_and_stored_hashed() {
     let installation = Installation::new().await;

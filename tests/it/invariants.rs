@@ -105,7 +105,7 @@ fn the_domain_depends_on_no_runtime_database_bus_or_web_crate() {
 }
 
 #[test]
-fn the_workspace_has_one_postgresql_driver_and_no_tls_stack_yet() {
+fn the_workspace_has_one_postgresql_driver_and_one_tls_stack() {
     let dependencies = runtime_dependencies(&metadata(), "itsm");
     assert!(dependencies.contains("sqlx-postgres"));
     for other in [
@@ -114,6 +114,9 @@ fn the_workspace_has_one_postgresql_driver_and_no_tls_stack_yet() {
         "diesel",
         "openssl",
         "native-tls",
+        // rustls (through async-nats) is the one TLS stack, with ring as its crypto provider.
+        "aws-lc-rs",
+        "aws-lc-sys",
     ] {
         assert!(!dependencies.contains(other), "unexpected {other}");
     }

@@ -401,7 +401,11 @@ async fn a_rebuild_serves_the_old_generation_until_it_swaps() {
     )
     .await;
     assert_eq!(serving, 5);
-    while !matches!(live.step(2, true).await.unwrap(), Step::Swapped { .. }) {}
+    let mut steps = 0;
+    while !matches!(live.step(2, true).await.unwrap(), Step::Swapped { .. }) {
+        steps += 1;
+        assert!(steps < 1_000, "the rebuild swaps in once caught up");
+    }
     assert_eq!(
         checkpoint::active_generation(&db.app_pool, projector::TICKETS)
             .await
@@ -430,6 +434,14 @@ async fn reporting_views_serve_the_active_generation_read_only() {
     let (live, _) = runner(&db.app_pool, &master_key, "live", 100).await;
     catch_up(&live, &db.app_pool).await;
 
+    // A rebuild's rows (generation 2) stay invisible until it is the active generation.
+    sqlx::query(
+        "INSERT INTO rm_tickets SELECT (jsonb_populate_record(NULL::rm_tickets, \
+         to_jsonb(t) || '{\"generation\": 2}')).* FROM rm_tickets t",
+    )
+    .execute(&db.owner_pool)
+    .await
+    .unwrap();
     let mut reporting = db.owner_pool.begin().await.unwrap();
     sqlx::query("SET LOCAL ROLE itsm_reporting")
         .execute(&mut *reporting)
@@ -470,4 +482,98 @@ async fn reporting_views_serve_the_active_generation_read_only() {
         assert!(error.to_string().contains("permission denied"), "{error}");
         savepoint.rollback().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn the_fence_lets_only_one_of_two_advances_from_the_same_cursor_commit() {
+    let db = TestDatabase::create().await;
+    let master_key = MasterKey::generate();
+    let (_runner, _) = runner(&db.app_pool, &master_key, "first", 10).await;
+    let to = Cursor {
+        transaction_id: 1,
+        global_position: 1,
+    };
+    let lease = Duration::from_secs(5);
+    let mut first = db.app_pool.begin().await.unwrap();
+    let mut second = db.app_pool.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    assert!(checkpoint::advance(
+        &mut first,
+        projector::TICKETS,
+        1,
+        "first",
+        Cursor::START,
+        to,
+        1,
+        now,
+        lease
+    )
+    .await
+    .unwrap());
+    // The second waits for the first's row lock, then finds the cursor moved: no row updated.
+    let racing = tokio::spawn(async move {
+        let advanced = checkpoint::advance(
+            &mut second,
+            projector::TICKETS,
+            1,
+            "second",
+            Cursor::START,
+            to,
+            1,
+            now,
+            lease,
+        )
+        .await
+        .unwrap();
+        second.rollback().await.unwrap();
+        advanced
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.commit().await.unwrap();
+    assert!(!racing.await.unwrap(), "the second advance is fenced off");
+    let checkpoint = checkpoint::load(&db.app_pool, projector::TICKETS, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((checkpoint.cursor, checkpoint.events_applied), (to, 1));
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_another_cluster_is_rebuilt_not_continued() {
+    let db = TestDatabase::create().await;
+    let master_key = MasterKey::generate();
+    let service = corpus::service(&db.app_pool, &master_key);
+    for index in 0..3 {
+        corpus::open(&service, index).await;
+    }
+    let (live, _) = runner(&db.app_pool, &master_key, "live", 100).await;
+    catch_up(&live, &db.app_pool).await;
+    // As after a logical dump and restore: the cursor's transaction ids belong to another cluster.
+    sqlx::query(
+        "UPDATE projection_checkpoints SET system_identifier = system_identifier + 1 \
+         WHERE name = 'tickets'",
+    )
+    .execute(&db.app_pool)
+    .await
+    .unwrap();
+    corpus::open(&service, 3).await;
+    assert_eq!(live.step(1, false).await.unwrap(), Step::Stopped);
+    assert_eq!(
+        checkpoint::pending_rebuild(&db.app_pool, projector::TICKETS)
+            .await
+            .unwrap(),
+        Some(2),
+        "a rebuild started"
+    );
+    let generation = live.rebuild(|_| {}).await.unwrap();
+    assert_eq!(generation, 2);
+    assert_eq!(
+        count(
+            &db.app_pool,
+            "SELECT count(*) FROM rm_tickets WHERE generation = $1",
+            2
+        )
+        .await,
+        4
+    );
 }
