@@ -1,4 +1,4 @@
-//! Read-side benchmark (issue 3; DESIGN §3–§5 and §8, ADR 0006): rebuild rate, projection lag,
+//! Read-side benchmark (DESIGN §3–§5 and §8, ADR 0006): rebuild rate, projection lag,
 //! worklist and search latency, each beside the physical limit measured in the same run.
 //!
 //! ```text
@@ -31,7 +31,10 @@
 //!   reading with a cursor ≥ its consistency token minus the arrival of its response (0 when
 //!   the projection was there first). The floor, measured by the same readings: the gap-free
 //!   horizon (`pg_snapshot_xmin`) passing the token's transaction — no reader of DESIGN §3 can
-//!   see an event earlier.
+//!   see an event earlier. The watcher also samples the oldest writing transaction (what holds
+//!   the horizon back), and the projector's metrics give its batches. After the rebuild section
+//!   the load runs on that store (its events and rebuilt generation); `--only lag` runs it on an
+//!   empty one.
 //! - **worklist**: 1,000,000 `rm_tickets` rows written with one `INSERT … SELECT … FROM
 //!   generate_series` (in two parts, one per core): 40 queues, ~30 % open, German titles with
 //!   one word (`Dockingstation`) in 1 % of them, the search vector computed as the projection
@@ -110,6 +113,8 @@ const LAG_SEED_CLIENTS: usize = 16;
 const IN_FLIGHT_MAX: usize = 2_000;
 /// The watcher's reading interval.
 const WATCH_INTERVAL: Duration = Duration::from_millis(1);
+/// Readings of the watcher between two samples of the oldest writing transactions.
+const TRANSACTION_SAMPLE_READINGS: u64 = 50;
 /// Bound on the projection catching up after the load.
 const CATCH_UP_TIME_MAX: Duration = Duration::from_secs(60);
 /// Parts of the read-model insert, run concurrently (one per core).
@@ -707,6 +712,13 @@ async fn rebuild_section(
         options.batch_size
     );
     println!(
+        "projector (rebuild): {:.0} batches of {:.0} events, {:.1} ms each on average \
+         (read, apply, commit); the rest of the rebuild's time is outside batches",
+        rebuilt.batches.batches,
+        rebuilt.batches.events_per_batch(),
+        rebuilt.batches.milliseconds_per_batch(),
+    );
+    println!(
         "rebuild / COPY: {:.1} % (COPY mean {copy_rate:.0} rows/s)",
         100.0 * rebuild_rate / copy_rate
     );
@@ -741,6 +753,7 @@ async fn rebuild_section(
             "copy_after_rows_per_second": copy_after.rate(),
             "copy_csv_bytes_per_row": copy_before.bytes as f64 / copy_before.rows as f64,
             "ratio": rebuild_rate / copy_rate,
+            "projector_batches": rebuilt.batches.to_json(),
             "read_model": {
                 "tickets": rebuilt.tickets, "articles": rebuilt.articles,
                 "links": rebuilt.links, "history": rebuilt.history,
@@ -1224,6 +1237,7 @@ async fn copy_limit(pool: &PgPool, rows: u64, sample: &CopySample) -> Result<Cop
 struct Rebuilt {
     generation: i32,
     elapsed: Duration,
+    batches: BatchTotals,
     tickets: i64,
     articles: i64,
     links: i64,
@@ -1233,10 +1247,11 @@ struct Rebuilt {
 /// `Runner::rebuild` with a fresh vault (no cached keys), timed from start to swap.
 async fn rebuild(options: &Options, pool: &PgPool, master_key: &MasterKey) -> Result<Rebuilt> {
     let projection = TicketProjection::new(pool.clone(), PersonalDataVault::new(master_key));
+    let metrics = Arc::new(ProjectorMetrics::default());
     let runner = Runner::new(
         runner_settings(pool, options.batch_size, "rebuild"),
         Arc::new(projection),
-        Arc::new(ProjectorMetrics::default()),
+        metrics.clone(),
     )
     .await?;
     eprintln!("  rebuilding …");
@@ -1269,11 +1284,64 @@ async fn rebuild(options: &Options, pool: &PgPool, master_key: &MasterKey) -> Re
     Ok(Rebuilt {
         generation,
         elapsed,
+        batches: BatchTotals::of(&metrics, "rebuild"),
         tickets: row.try_get("tickets")?,
         articles: row.try_get("articles")?,
         links: row.try_get("links")?,
         history: row.try_get("history")?,
     })
+}
+
+/// The projector's applied batches of one mode, from its Prometheus histograms.
+#[derive(Clone, Copy, Debug, Default)]
+struct BatchTotals {
+    batches: f64,
+    events: f64,
+    seconds: f64,
+}
+
+impl BatchTotals {
+    /// The totals of `mode` ("live" or "rebuild") so far.
+    fn of(metrics: &ProjectorMetrics, mode: &str) -> BatchTotals {
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+            return BatchTotals::default();
+        }
+        let label = format!("mode=\"{mode}\"");
+        let total = |name: &str| -> f64 {
+            text.lines()
+                .filter(|line| line.starts_with(name) && line.contains(&label))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        BatchTotals {
+            batches: total("itsm_projector_batch_events_count"),
+            events: total("itsm_projector_batch_events_sum"),
+            seconds: total("itsm_projector_batch_seconds_sum"),
+        }
+    }
+
+    fn since(&self, earlier: &BatchTotals) -> BatchTotals {
+        BatchTotals {
+            batches: self.batches - earlier.batches,
+            events: self.events - earlier.events,
+            seconds: self.seconds - earlier.seconds,
+        }
+    }
+
+    fn events_per_batch(&self) -> f64 {
+        self.events / self.batches.max(1.0)
+    }
+
+    fn milliseconds_per_batch(&self) -> f64 {
+        1000.0 * self.seconds / self.batches.max(1.0)
+    }
+
+    fn to_json(self) -> Value {
+        json!({"batches": self.batches, "events": self.events, "seconds": self.seconds})
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1301,10 +1369,11 @@ async fn lag_section(
     let wake = state.tickets.appended();
     let server = Server::start(command_service::app(state)).await?;
     let projection = TicketProjection::new(app_pool.clone(), PersonalDataVault::new(master_key));
+    let metrics = Arc::new(ProjectorMetrics::default());
     let runner = Runner::new(
         runner_settings(app_pool, options.batch_size, "lag"),
         Arc::new(projection),
-        Arc::new(ProjectorMetrics::default()),
+        metrics.clone(),
     )
     .await?;
     let (stop_runner, runner_stopped) = watch::channel(false);
@@ -1319,7 +1388,7 @@ async fn lag_section(
     };
 
     let watcher_pool = pool_of(&db.owner_options, 1).await?;
-    let measured = measure_lag(options, &api, &watcher_pool).await;
+    let measured = measure_lag(options, &api, &watcher_pool, &metrics).await;
     let _ = stop_runner.send(true);
     let stopped = tokio::time::timeout(RUNNER_STOP_TIME_MAX, runner_task).await;
     server.stop().await?;
@@ -1487,16 +1556,49 @@ FROM projection_checkpoints c
 JOIN projections p ON p.name = c.name AND p.active_generation = c.generation
 WHERE c.name = 'tickets'";
 
-/// Reads the active checkpoint every [`WATCH_INTERVAL`] until `stop`.
-async fn watch_checkpoint(pool: PgPool, stop: Arc<AtomicBool>) -> Result<Vec<Observation>> {
+/// The age of the oldest open transaction holding a transaction id (which holds back the
+/// horizon of every gap-free reader in the cluster, DESIGN §3), in this database and in others.
+const TRANSACTION_AGES_SQL: &str = "\
+SELECT COALESCE(EXTRACT(epoch FROM max(clock_timestamp() - xact_start)
+                FILTER (WHERE datname = current_database())), 0)::float8 AS own,
+       COALESCE(EXTRACT(epoch FROM max(clock_timestamp() - xact_start)
+                FILTER (WHERE datname IS DISTINCT FROM current_database())), 0)::float8 AS others
+FROM pg_stat_activity WHERE backend_xid IS NOT NULL";
+
+/// What the watcher saw.
+#[derive(Debug, Default)]
+struct Watched {
+    observations: Vec<Observation>,
+    /// Oldest writing transaction ages: (this database, other databases).
+    transaction_ages: Vec<(Duration, Duration)>,
+}
+
+/// Reads the active checkpoint every [`WATCH_INTERVAL`] until `stop`, and every
+/// [`TRANSACTION_SAMPLE_READINGS`] readings the oldest writing transactions.
+async fn watch_checkpoint(pool: PgPool, stop: Arc<AtomicBool>) -> Result<Watched> {
     let mut ticker = tokio::time::interval(WATCH_INTERVAL);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut observations = Vec::with_capacity(100_000);
+    let mut watched = Watched {
+        observations: Vec::with_capacity(100_000),
+        transaction_ages: Vec::new(),
+    };
+    let mut readings = 0u64;
     while !stop.load(Ordering::Relaxed) {
         ticker.tick().await;
+        readings += 1;
+        if readings % TRANSACTION_SAMPLE_READINGS == 0 {
+            let row = sqlx::query(TRANSACTION_AGES_SQL).fetch_one(&pool).await?;
+            let age = |column: &str| -> Result<Duration> {
+                Ok(Duration::from_secs_f64(
+                    row.try_get::<f64, _>(column)?.max(0.0),
+                ))
+            };
+            watched.transaction_ages.push((age("own")?, age("others")?));
+        }
         let Some(row) = sqlx::query(WATCH_SQL).fetch_optional(&pool).await? else {
             continue;
         };
+        let observations = &mut watched.observations;
         observations.push(Observation {
             at: Instant::now(),
             cursor: Cursor {
@@ -1506,7 +1608,7 @@ async fn watch_checkpoint(pool: PgPool, stop: Arc<AtomicBool>) -> Result<Vec<Obs
             horizon: row.try_get("horizon")?,
         });
     }
-    Ok(observations)
+    Ok(watched)
 }
 
 #[derive(Debug, Default)]
@@ -1551,6 +1653,11 @@ struct LagMeasured {
     observations: usize,
     watch_interval_mean: Duration,
     catch_up: Duration,
+    /// Readings whose cursor differed from the one before (about the batches committed).
+    advances: usize,
+    batches: BatchTotals,
+    own_transactions: Spread,
+    other_transactions: Spread,
 }
 
 impl LagMeasured {
@@ -1608,6 +1715,25 @@ impl LagMeasured {
             ms(self.watch_interval_mean),
             ms(self.catch_up),
         );
+        println!(
+            "projector (live): {:.0} batches, {:.1} events and {:.1} ms each on average; \
+             the watcher saw the checkpoint advance {} times",
+            self.batches.batches,
+            self.batches.events_per_batch(),
+            self.batches.milliseconds_per_batch(),
+            self.advances,
+        );
+        println!(
+            "oldest writing transaction (sampled {} times): this database p50 {:.0} ms, p99 {:.0} ms, \
+             max {:.0} ms; other databases p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            self.own_transactions.count,
+            ms(self.own_transactions.p50),
+            ms(self.own_transactions.p99),
+            ms(self.own_transactions.max),
+            ms(self.other_transactions.p50),
+            ms(self.other_transactions.p99),
+            ms(self.other_transactions.max),
+        );
     }
 
     fn to_json(&self, options: &Options) -> Value {
@@ -1630,16 +1756,26 @@ impl LagMeasured {
             "watcher_readings": self.observations,
             "watcher_interval_mean_ms": ms(self.watch_interval_mean),
             "catch_up_after_load_ms": ms(self.catch_up),
+            "checkpoint_advances_seen": self.advances,
+            "projector_batches": self.batches.to_json(),
+            "oldest_writing_transaction_this_database": self.own_transactions.to_json(),
+            "oldest_writing_transaction_other_databases": self.other_transactions.to_json(),
         })
     }
 }
 
-async fn measure_lag(options: &Options, api: &CommandApi, watcher: &PgPool) -> Result<LagMeasured> {
+async fn measure_lag(
+    options: &Options,
+    api: &CommandApi,
+    watcher: &PgPool,
+    metrics: &ProjectorMetrics,
+) -> Result<LagMeasured> {
     let tickets = seed_tickets(api).await?;
     let seeded_to = tickets.iter().filter_map(|(_, token)| *token).max();
     wait_for_projection(watcher, seeded_to, CATCH_UP_TIME_MAX).await?;
     let tickets: Arc<Mutex<Vec<Uuid>>> =
         Arc::new(Mutex::new(tickets.into_iter().map(|(id, _)| id).collect()));
+    let batches_before = BatchTotals::of(metrics, "live");
     let stop = Arc::new(AtomicBool::new(false));
     let watcher_task = tokio::spawn(watch_checkpoint(watcher.clone(), stop.clone()));
     eprintln!("  open-loop load …");
@@ -1654,10 +1790,17 @@ async fn measure_lag(options: &Options, api: &CommandApi, watcher: &PgPool) -> R
     // A few more readings, so the last catch-up is in the timeline.
     tokio::time::sleep(WATCH_INTERVAL * 5).await;
     stop.store(true, Ordering::Relaxed);
-    let observations = watcher_task.await.context("watcher panicked")??;
+    let watched = watcher_task.await.context("watcher panicked")??;
+    let batches = BatchTotals::of(metrics, "live").since(&batches_before);
     let load = load?;
     caught_up?;
-    Ok(evaluate(load, &observations, catch_up))
+    let mut measured = evaluate(load, &watched.observations, catch_up);
+    measured.batches = batches;
+    measured.own_transactions =
+        Spread::of(watched.transaction_ages.iter().map(|ages| ages.0).collect());
+    measured.other_transactions =
+        Spread::of(watched.transaction_ages.iter().map(|ages| ages.1).collect());
+    Ok(measured)
 }
 
 fn token_of(sent: &Sent) -> Option<Cursor> {
@@ -1823,6 +1966,10 @@ fn evaluate(load: Load, observations: &[Observation], catch_up: Duration) -> Lag
             horizons.push(seen.at.saturating_duration_since(sent.done));
         }
     }
+    let advances = timeline
+        .windows(2)
+        .filter(|pair| pair[1].cursor != pair[0].cursor)
+        .count();
     let watch_interval_mean = match (timeline.first(), timeline.last()) {
         (Some(first), Some(last)) if timeline.len() > 1 => {
             (last.at - first.at) / (timeline.len() as u32 - 1)
@@ -1846,6 +1993,10 @@ fn evaluate(load: Load, observations: &[Observation], catch_up: Duration) -> Lag
         observations: timeline.len(),
         watch_interval_mean,
         catch_up,
+        advances,
+        batches: BatchTotals::default(),
+        own_transactions: Spread::default(),
+        other_transactions: Spread::default(),
     }
 }
 

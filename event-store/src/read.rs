@@ -55,7 +55,7 @@ pub async fn read_after(
         " FROM events \
          WHERE (transaction_id, global_position) > (($1::bigint)::text::xid8, $2) \
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY transaction_id, global_position LIMIT $3"
+         ORDER BY events.transaction_id, events.global_position LIMIT $3"
     );
     let rows = sqlx::query(sql)
         .bind(cursor.transaction_id)

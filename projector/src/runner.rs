@@ -221,7 +221,22 @@ impl Runner {
             self.metrics.observe_caught_up(name);
             return Ok(Step::Idle);
         };
+        // Apply first, advance last: the transaction gets its transaction id (which holds back
+        // every gap-free reader of the cluster) only with its first write, after the events
+        // were decoded, and keeps it for the few statements that follow.
         let mut transaction = settings.pool.begin().await?;
+        match self
+            .projection
+            .apply(&mut transaction, generation, &events)
+            .await
+        {
+            Ok(()) => {}
+            Err(ApplyError::Poison { position, reason }) => {
+                transaction.rollback().await?;
+                return self.stop_at(generation, position, &reason).await;
+            }
+            Err(transient) => return Err(transient),
+        }
         let advanced = checkpoint::advance(
             &mut transaction,
             name,
@@ -235,20 +250,9 @@ impl Runner {
         )
         .await?;
         if !advanced {
+            // Another worker advanced first (overlapping leases): its batch stands, ours goes.
             transaction.rollback().await?;
             return Ok(Step::Standby);
-        }
-        match self
-            .projection
-            .apply(&mut transaction, generation, &events)
-            .await
-        {
-            Ok(()) => {}
-            Err(ApplyError::Poison { position, reason }) => {
-                transaction.rollback().await?;
-                return self.stop_at(generation, position, &reason).await;
-            }
-            Err(transient) => return Err(transient),
         }
         transaction.commit().await?;
         self.metrics

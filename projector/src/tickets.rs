@@ -569,6 +569,21 @@ impl Projection for TicketProjection {
         if ticket_events.is_empty() {
             return Ok(());
         }
+        // Decode (and decrypt, which may read keys through the pool) before the first statement
+        // of the transaction.
+        let mut decoded = Vec::with_capacity(ticket_events.len());
+        for stored in &ticket_events {
+            let event = codec::decode(&self.pool, &self.vault, stored)
+                .await
+                .map_err(|error| match error {
+                    event_store::StoreError::Database(error) => ApplyError::Transient(error),
+                    other => ApplyError::Poison {
+                        position: stored.global_position,
+                        reason: other.to_string(),
+                    },
+                })?;
+            decoded.push(event);
+        }
         let mut ids: Vec<Uuid> = ticket_events.iter().map(|event| event.stream_id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -594,7 +609,7 @@ impl Projection for TicketProjection {
         let mut articles = Vec::new();
         let mut links: BTreeMap<LinkKey, Option<(String, DateTime<Utc>)>> = BTreeMap::new();
         let mut history = Vec::with_capacity(ticket_events.len());
-        for stored in ticket_events {
+        for (stored, event) in ticket_events.into_iter().zip(decoded) {
             let position = stored.global_position;
             let current = rows.remove(&stored.stream_id);
             if current
@@ -605,15 +620,6 @@ impl Projection for TicketProjection {
                 rows.insert(stored.stream_id, current.expect("checked above"));
                 continue;
             }
-            let event = codec::decode(&self.pool, &self.vault, stored)
-                .await
-                .map_err(|error| match error {
-                    event_store::StoreError::Database(error) => ApplyError::Transient(error),
-                    other => ApplyError::Poison {
-                        position,
-                        reason: other.to_string(),
-                    },
-                })?;
             let (row, effects) =
                 fold(current, &event, stored).map_err(|error| ApplyError::Poison {
                     position,

@@ -407,8 +407,8 @@ impl Feed {
             "SELECT t.ticket_id, t.number, t.status, t.queue, t.priority, t.assignee, \
                     t.requester_user_id \
              FROM rm_tickets t \
-             JOIN projections p ON p.name = 'tickets' AND t.generation = p.active_generation \
-             WHERE t.ticket_id = ANY($1)",
+             WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
+               AND t.ticket_id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&self.pool)

@@ -82,8 +82,8 @@ pub async fn overview(pool: &PgPool) -> Result<QueueOverview, ApiError> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT coalesce(t.queue, $1) AS queue, t.status, count(*) AS tickets \
          FROM rm_tickets t \
-         JOIN projections p ON p.name = 'tickets' AND t.generation = p.active_generation \
-         WHERE t.is_open GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $2",
+         WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
+           AND t.is_open GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $2",
     )
     .bind(UNASSIGNED_QUEUE)
     .bind(GROUPS_MAX)

@@ -304,8 +304,8 @@ macro_rules! worklist_sql {
             "SELECT ",
             summary_columns!(),
             " FROM rm_tickets t \
-             JOIN projections p ON p.name = 'tickets' AND t.generation = p.active_generation \
-             WHERE ",
+             WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
+               AND ",
             $open,
             " AND t.status = ANY($1) \
              AND ($2::text IS NULL OR t.queue = $2 OR ($2 = 'unassigned' AND t.queue IS NULL)) \
