@@ -118,10 +118,15 @@ pub struct Runner {
     system_identifier: i64,
     /// Whether retired generations may still have rows (checked once at start, set by a swap).
     retired_rows_left: AtomicBool,
+    /// The active generation and a rebuild under way, as last read (and when).
+    generations: std::sync::Mutex<Option<(Instant, i32, Option<i32>)>>,
 }
 
 /// Rows deleted per statement when clearing a retired generation.
 const CLEAR_ROWS_PER_STEP: i64 = 5_000;
+/// How often the runner looks up which generations to work on (a rebuild started elsewhere is
+/// picked up within this).
+const GENERATIONS_REFRESH: Duration = Duration::from_secs(1);
 /// How often the runner samples the age of the oldest writing transaction.
 const OLDEST_TRANSACTION_SAMPLE: Duration = Duration::from_secs(5);
 
@@ -146,6 +151,7 @@ impl Runner {
             metrics,
             system_identifier,
             retired_rows_left: AtomicBool::new(true),
+            generations: std::sync::Mutex::new(None),
         })
     }
 
@@ -467,14 +473,25 @@ impl Runner {
     async fn round(&self, held: &mut Vec<i32>) -> Result<(bool, Duration), ApplyError> {
         let name = self.projection.name();
         let pool = &self.settings.pool;
-        let active = checkpoint::ensure(
-            pool,
-            name,
-            self.projection.version(),
-            self.system_identifier,
-        )
-        .await?;
-        let rebuild = checkpoint::pending_rebuild(pool, name).await?;
+        let cached = *self.generations.lock().expect("not poisoned");
+        let (active, rebuild) = match cached {
+            Some((read_at, active, rebuild)) if read_at.elapsed() < GENERATIONS_REFRESH => {
+                (active, rebuild)
+            }
+            _ => {
+                let active = checkpoint::ensure(
+                    pool,
+                    name,
+                    self.projection.version(),
+                    self.system_identifier,
+                )
+                .await?;
+                let rebuild = checkpoint::pending_rebuild(pool, name).await?;
+                *self.generations.lock().expect("not poisoned") =
+                    Some((Instant::now(), active, rebuild));
+                (active, rebuild)
+            }
+        };
         let mut worked = false;
         let mut standby = false;
         for (generation, rebuilding) in
@@ -482,9 +499,13 @@ impl Runner {
         {
             match self.step(generation, rebuilding).await? {
                 Step::Applied(_) => worked = true,
-                Step::Swapped { .. } => worked = true,
+                Step::Swapped { .. } => {
+                    worked = true;
+                    *self.generations.lock().expect("not poisoned") = None;
+                }
                 Step::Standby => standby = true,
-                Step::Idle | Step::Stopped => {}
+                Step::Idle => {}
+                Step::Stopped => *self.generations.lock().expect("not poisoned") = None,
             }
             if !held.contains(&generation) {
                 held.push(generation);
