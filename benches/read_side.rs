@@ -2010,8 +2010,8 @@ SELECT t.ticket_id, t.number, t.version, t.ticket_type, t.title, t.status, t.pri
 t.priority_rank, t.impact, t.urgency, t.queue, t.assignee, t.service_id, t.category_id, \
 t.requester_name, t.tags, t.pending_until, t.opened_at, t.updated_at \
 FROM rm_tickets t \
-JOIN projections p ON p.name = 'tickets' AND t.generation = p.active_generation \
-WHERE t.is_open AND t.status = ANY($1) \
+WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
+AND t.is_open AND t.status = ANY($1) \
 AND ($2::text IS NULL OR t.queue = $2 OR ($2 = 'unassigned' AND t.queue IS NULL)) \
 AND ($3::text IS NULL OR t.assignee = $3) \
 AND (NOT $4 OR t.assignee IS NULL) \
