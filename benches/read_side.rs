@@ -2003,48 +2003,9 @@ fn evaluate(load: Load, observations: &[Observation], catch_up: Duration) -> Lag
 // ---------------------------------------------------------------------------------------------
 // Section 3: worklist and search, HTTP against the same SQL straight.
 
-/// The worklist's SQL for open tickets sorted by priority: `OPEN_SQL[0]` of
-/// `query-service/src/worklist.rs` with `summary_columns!()` of `read_model.rs` written out.
-const WORKLIST_SQL: &str = "\
-SELECT t.ticket_id, t.number, t.version, t.ticket_type, t.title, t.status, t.priority, \
-t.priority_rank, t.impact, t.urgency, t.queue, t.assignee, t.service_id, t.category_id, \
-t.requester_name, t.tags, t.pending_until, t.opened_at, t.updated_at \
-FROM rm_tickets t \
-WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
-AND t.is_open AND t.status = ANY($1) \
-AND ($2::text IS NULL OR t.queue = $2 OR ($2 = 'unassigned' AND t.queue IS NULL)) \
-AND ($3::text IS NULL OR t.assignee = $3) \
-AND (NOT $4 OR t.assignee IS NULL) \
-AND ($5::text IS NULL OR t.requester_user_id = $5) \
-AND (cardinality($6::text[]) = 0 OR t.priority = ANY($6)) \
-AND ($7::text IS NULL OR t.service_id = $7) \
-AND t.tags @> $8 \
-AND (t.priority_rank, t.opened_at, t.ticket_id) > ($9, $10, $11) \
-ORDER BY t.priority_rank, t.opened_at, t.ticket_id LIMIT $12";
-
-/// `SEARCH_SQL` of `query-service/src/search.rs`, written out.
-const SEARCH_SQL: &str = "\
-WITH g AS (SELECT active_generation AS generation FROM projections WHERE name = 'tickets'), \
-q AS (SELECT to_tsquery('german', $1) AS query), \
-hits AS ( \
-  SELECT t.ticket_id, ts_rank(t.search, q.query)::float8 AS rank \
-  FROM rm_tickets t, g, q WHERE t.generation = g.generation AND t.search @@ q.query \
-  UNION ALL \
-  SELECT a.ticket_id, ts_rank(a.search, q.query)::float8 \
-  FROM rm_articles a, g, q WHERE a.generation = g.generation AND a.search @@ q.query \
-    AND ($3 OR a.kind <> 'internal_note') \
-  UNION ALL \
-  SELECT t.ticket_id, $6::float8 FROM rm_tickets t, g \
-  WHERE t.generation = g.generation AND t.number = $2 \
-), \
-best AS (SELECT ticket_id, max(rank) AS rank FROM hits GROUP BY ticket_id) \
-SELECT t.ticket_id, t.number, t.version, t.ticket_type, t.title, t.status, t.priority, \
-t.priority_rank, t.impact, t.urgency, t.queue, t.assignee, t.service_id, t.category_id, \
-t.requester_name, t.tags, t.pending_until, t.opened_at, t.updated_at, b.rank FROM best b \
-JOIN g ON true \
-JOIN rm_tickets t ON t.generation = g.generation AND t.ticket_id = b.ticket_id \
-WHERE ($3 OR t.requester_user_id = $4) \
-ORDER BY b.rank DESC, t.updated_at DESC, t.ticket_id LIMIT $5";
+/// The SQL the query service runs, measured directly beside the HTTP API.
+const WORKLIST_SQL: &str = query_service::sql::WORKLIST_OPEN_BY_PRIORITY;
+const SEARCH_SQL: &str = query_service::sql::SEARCH;
 
 /// The search's rank of an exact ticket-number match (`NUMBER_MATCH_RANK`).
 const NUMBER_MATCH_RANK: f64 = 10.0;

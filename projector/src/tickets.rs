@@ -713,8 +713,14 @@ impl Projection for TicketProjection {
     }
 
     async fn digest(&self, pool: &PgPool, generation: i32) -> Result<String, sqlx::Error> {
-        // Every column but `generation`, each table in key order.
-        sqlx::query_scalar(
+        digest(pool, generation).await
+    }
+}
+
+/// A digest of every row of the ticket read models of `generation` (every column but
+/// `generation`, each table in key order): equal digests mean equal read models.
+pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
             "SELECT md5(concat_ws('|', \
                (SELECT string_agg(md5((to_jsonb(t) - 'generation')::text), ',' ORDER BY ticket_id) FROM rm_tickets t WHERE generation = $1), \
                (SELECT string_agg(md5((to_jsonb(a) - 'generation')::text), ',' ORDER BY ticket_id, article_id) FROM rm_articles a WHERE generation = $1), \
@@ -724,5 +730,4 @@ impl Projection for TicketProjection {
         .bind(generation)
         .fetch_one(pool)
         .await
-    }
 }

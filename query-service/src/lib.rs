@@ -20,6 +20,14 @@ mod search;
 mod view;
 mod worklist;
 
+/// The SQL of the hottest reads, for the benchmark that runs them directly beside the HTTP API.
+pub mod sql {
+    /// Open tickets of the worklist sorted by priority (the default worklist page).
+    pub const WORKLIST_OPEN_BY_PRIORITY: &str = crate::worklist::OPEN_SQL[0];
+    /// The ranked full-text search.
+    pub const SEARCH: &str = crate::search::SEARCH_SQL;
+}
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -53,7 +53,7 @@ pub struct SearchResults {
 
 /// The best rank per ticket of: the ticket's own text, its articles (without internal notes
 /// unless `$3`), and an exact number match; then only tickets the caller may read.
-const SEARCH_SQL: &str = concat!(
+pub(crate) const SEARCH_SQL: &str = concat!(
     "WITH g AS (SELECT active_generation AS generation FROM projections WHERE name = 'tickets'), \
      q AS (SELECT to_tsquery('german', $1) AS query), \
      hits AS ( \

@@ -351,7 +351,7 @@ macro_rules! worklist_sorts {
     };
 }
 
-const OPEN_SQL: [&str; 4] = worklist_sorts!("t.is_open");
+pub(crate) const OPEN_SQL: [&str; 4] = worklist_sorts!("t.is_open");
 const ANY_SQL: [&str; 4] = worklist_sorts!("true");
 
 fn sql(sort: Sort, open_only: bool) -> &'static str {
