@@ -65,6 +65,11 @@ impl MasterKey {
         BASE64.encode(self.0)
     }
 
+    /// A key for one purpose (`info`), derived with HKDF-SHA-256.
+    pub(crate) fn derive(&self, info: &[u8]) -> [u8; 32] {
+        derive(self, info)
+    }
+
     /// A one-way fingerprint that identifies the key without revealing it.
     fn fingerprint(&self) -> [u8; 32] {
         derive(self, FINGERPRINT_INFO)

@@ -5,6 +5,7 @@
 //! tail all streams in an order that never skips a committed event.
 
 mod append;
+pub mod audit;
 mod canonical;
 pub mod crypto;
 mod error;
@@ -17,8 +18,8 @@ pub use append::{append, processed_command, AppendOutcome, AppendRequest};
 pub use error::StoreError;
 pub use model::{Cursor, Metadata, NewEvent, RecordedEvent, StoredResult};
 pub use read::{
-    find_stream_by_ticket_number, read_after, read_after_naive, read_stream, read_stream_after,
-    stream_head,
+    find_stream_by_ticket_number, read_after, read_after_naive, read_recorded_between_after,
+    read_stream, read_stream_after, stream_head,
 };
 
 /// The store's schema migrations (forward-only, embedded in the binary).

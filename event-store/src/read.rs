@@ -66,6 +66,35 @@ pub async fn read_after(
     rows.iter().map(decode).collect()
 }
 
+/// Like [`read_after`], restricted to events recorded in `[from, to)` (either bound optional).
+pub async fn read_recorded_between_after(
+    pool: &PgPool,
+    cursor: Cursor,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM events \
+         WHERE (transaction_id, global_position) > (($1::bigint)::text::xid8, $2) \
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+           AND ($3::timestamptz IS NULL OR recorded_at >= $3) \
+           AND ($4::timestamptz IS NULL OR recorded_at < $4) \
+         ORDER BY events.transaction_id, events.global_position LIMIT $5"
+    );
+    let rows = sqlx::query(sql)
+        .bind(cursor.transaction_id)
+        .bind(cursor.global_position)
+        .bind(from)
+        .bind(to)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// The naive reader (`global_position > checkpoint`) that skips events whose transaction commits
 /// after a later position became visible. Kept only so a test can demonstrate the bug.
 #[doc(hidden)]
