@@ -5,6 +5,7 @@
 //! - [`tickets`]: the ticket read models (view, worklist, articles, links, history, search).
 //! - [`search`]: folding and query building shared with the query service.
 
+pub mod as_of;
 pub mod checkpoint;
 pub mod metrics;
 pub mod relay;
