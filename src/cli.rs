@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `token issue`, `events`, `projection`, `openapi`.
+//! The command line: `serve`, `migrate`, `token issue`, `events`, `projection`, `audit`,
+//! `history`, `openapi`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -59,6 +60,12 @@ pub enum Command {
         #[arg(long)]
         decrypt: bool,
     },
+    /// Auditors: verify the store, sign a checkpoint, export history, show the signing key.
+    #[command(subcommand)]
+    Audit(crate::audit_cli::AuditCommand),
+    /// A ticket as it was at a past moment, or step by step through its events.
+    #[command(subcommand)]
+    History(crate::audit_cli::HistoryCommand),
     /// Print the OpenAPI document of the whole HTTP API (commands and queries).
     Openapi,
 }
@@ -124,6 +131,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             format,
             decrypt,
         } => events(&config, &ticket, format, decrypt).await,
+        Command::Audit(command) => crate::audit_cli::audit(&config, command).await,
+        Command::History(command) => crate::audit_cli::history(&config, command).await,
         Command::Openapi => {
             println!("{}", crate::serve::openapi().to_pretty_json()?);
             Ok(ExitCode::SUCCESS)
@@ -208,7 +217,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+pub(crate) fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     anyhow::ensure!(
         !config.crypto.master_key.expose().is_empty(),
         "crypto.master_key is not set (see `itsm --help`)"

@@ -36,6 +36,7 @@ CONFIGURATION
   [projector] batch_size       events per transaction         (default 1000)
              lease_ttl_ms      takeover after a worker died   (default 5000)
              poll_interval_ms  look for events this often     (default 100)
+             audit_checkpoint_interval_s  sign a store checkpoint this often (default 300)
   [query]    consistency_wait_ms  wait for ?after=<token>     (default 5000)
              page_size_max     largest page of a list         (default 200)
   [crypto]   master_key        base64 of 32 random bytes; wraps the per-person keys
@@ -151,6 +152,8 @@ pub struct ProjectorConfig {
     pub lease_ttl_ms: u64,
     /// How often to look for new events when nothing wakes the worker.
     pub poll_interval_ms: u64,
+    /// How often the projector signs a store-wide audit checkpoint over the new events.
+    pub audit_checkpoint_interval_s: u64,
 }
 
 impl Default for ProjectorConfig {
@@ -159,6 +162,7 @@ impl Default for ProjectorConfig {
             batch_size: 1_000,
             lease_ttl_ms: 5_000,
             poll_interval_ms: 100,
+            audit_checkpoint_interval_s: 300,
         }
     }
 }
@@ -250,6 +254,10 @@ impl Config {
         anyhow::ensure!(
             projector.poll_interval_ms >= 1 && projector.poll_interval_ms < projector.lease_ttl_ms,
             "projector.poll_interval_ms must be at least 1 and below projector.lease_ttl_ms"
+        );
+        anyhow::ensure!(
+            projector.audit_checkpoint_interval_s >= 1,
+            "projector.audit_checkpoint_interval_s must be at least 1"
         );
         anyhow::ensure!(
             self.query.page_size_max >= 1,

@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use clap::ValueEnum;
 use command_service::error::ApiError;
+use event_store::audit::CheckpointKey;
 use event_store::crypto::{MasterKey, PersonalDataVault};
 use futures_util::StreamExt;
 use projector::metrics::ProjectorMetrics;
@@ -131,6 +132,10 @@ pub async fn serve(
             subject_prefix: config.nats.subject_prefix.clone(),
             consistency_wait: Duration::from_millis(config.query.consistency_wait_ms),
             page_size_max: config.query.page_size_max,
+            auditing: Some(Arc::new(query_service::audit::Auditing {
+                vault: PersonalDataVault::new(&master_key),
+                public_key: CheckpointKey::derive(&master_key).public_key(),
+            })),
         });
         api = api.merge(query_service::routes(state));
     }
@@ -155,8 +160,15 @@ pub async fn serve(
                 }
             });
         }
-        let (wake, stopped) = (wake.clone(), stopped.clone());
-        tasks.spawn(async move { runner.run(wake, stopped).await });
+        let (wake, runner_stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { runner.run(wake, runner_stopped).await });
+        let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
+        tasks.spawn(checkpoint_periodically(
+            pool.clone(),
+            CheckpointKey::derive(&master_key),
+            interval,
+            stopped.clone(),
+        ));
     }
     if runs(Component::Relay) {
         let client = nats.clone().context("the relay needs NATS")?;
@@ -245,6 +257,33 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends a signed store checkpoint every `interval` (several processes may try: the sequence
+/// number lets only one of them write each checkpoint).
+async fn checkpoint_periodically(
+    pool: PgPool,
+    key: CheckpointKey,
+    interval: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stopped.borrow() {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.changed() => continue,
+        }
+        match event_store::audit::write_checkpoint(&pool, &key, chrono::Utc::now()).await {
+            Ok(Some(checkpoint)) => tracing::info!(
+                sequence = checkpoint.sequence,
+                events = checkpoint.event_count,
+                "audit checkpoint signed"
+            ),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "audit checkpoint not written"),
+        }
+    }
 }
 
 async fn healthz() -> &'static str {

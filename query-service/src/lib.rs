@@ -5,9 +5,11 @@
 //! merge with the command router; `app` adds the fallback, problem rendering, request spans,
 //! health checks and the OpenAPI document for a standalone query process.
 //!
-//! **Invariant:** the query side never writes: every statement is a SELECT, and multi-statement
-//! reads run in READ ONLY transactions.
+//! **Invariant:** the query side writes no read model and no ticket: every statement is a SELECT
+//! (multi-statement reads in READ ONLY transactions), except the one append of an auditor's
+//! access record (`audit.accessed`, issue 8 §4) through `event_store::append`.
 
+pub mod audit;
 mod consistency;
 mod csv;
 mod extract;
@@ -68,6 +70,8 @@ pub struct Settings {
     pub consistency_wait: Duration,
     /// The largest `limit` a client may ask for.
     pub page_size_max: u32,
+    /// The auditor functions' keys; without them those endpoints are 503.
+    pub auditing: Option<Arc<audit::Auditing>>,
 }
 
 impl Settings {
@@ -79,6 +83,7 @@ impl Settings {
             subject_prefix: SUBJECT_PREFIX_DEFAULT.to_owned(),
             consistency_wait: CONSISTENCY_WAIT_DEFAULT,
             page_size_max: PAGE_SIZE_MAX_DEFAULT,
+            auditing: None,
         }
     }
 }
@@ -97,6 +102,7 @@ pub struct AppState {
     pub(crate) consistency: Arc<Consistency>,
     pub(crate) live: Arc<Live>,
     pub(crate) limits: Limits,
+    pub(crate) auditing: Option<Arc<audit::Auditing>>,
 }
 
 impl AppState {
@@ -114,13 +120,15 @@ impl AppState {
             consistency,
             live,
             limits,
+            auditing: settings.auditing,
         }
     }
 }
 
 /// The query routes with their state, without fallback or layers (the caller adds them):
 /// `GET /api/v1/tickets`, `/api/v1/tickets/{ticket}`, `/api/v1/tickets/{ticket}/history`,
-/// `/api/v1/queues`, `/api/v1/search` and `/api/v1/events/stream`.
+/// `/api/v1/queues`, `/api/v1/search`, `/api/v1/events/stream`, `/api/v1/audit/verify` and
+/// `/api/v1/audit/export`.
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/tickets", get(worklist::list))
@@ -129,6 +137,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/queues", get(queues::show))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/events/stream", get(live::stream))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/audit/export", get(audit::export))
         .with_state(state)
 }
 

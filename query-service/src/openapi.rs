@@ -4,6 +4,7 @@ use command_service::error::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::audit::{self, LastEventView, TicketAsOfView, TicketVerification};
 use crate::history::{self, Change, HistoryEntry, HistoryPage};
 use crate::live::{self, TicketChange};
 use crate::queues::{self, QueueCounts, QueueOverview, StatusCounts};
@@ -29,6 +30,8 @@ use crate::worklist::{self, WorklistPage};
         queues::show,
         search::search,
         live::stream,
+        audit::verify,
+        audit::export,
     ),
     components(schemas(
         TicketSummary,
@@ -48,6 +51,9 @@ use crate::worklist::{self, WorklistPage};
         SearchResults,
         SearchHit,
         TicketChange,
+        TicketAsOfView,
+        LastEventView,
+        TicketVerification,
         Problem,
     )),
     modifiers(&BearerAuth),
@@ -56,6 +62,7 @@ use crate::worklist::{self, WorklistPage};
         (name = "queues", description = "Open tickets per queue"),
         (name = "search", description = "Full-text search"),
         (name = "live", description = "Live updates (Server-Sent Events)"),
+        (name = "audit", description = "Auditors and administrators: past state, verification, export (every use is recorded)"),
     )
 )]
 #[derive(Debug)]

@@ -189,13 +189,15 @@ pub struct TicketView {
     params(
         ("ticket" = String, Path, description = "Ticket id (UUID) or number (`2026-000123`)"),
         ("after" = Option<String>, Query, description = "Consistency token of a command: wait until the view reflects it"),
+        ("as_of" = Option<String>, Query, description = "Auditors and administrators: the ticket as the store knew it at this RFC 3339 time, rebuilt from its events (answers `TicketAsOfView`; the use is recorded)"),
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` held; 304 when the ticket is unchanged"),
     ),
     responses(
-        (status = 200, description = "The ticket", body = TicketView, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 200, description = "The ticket (with `as_of`: a `TicketAsOfView`)", body = TicketView, headers(("ETag" = String, description = "`\"<version>\"`"))),
         (status = 304, description = "Unchanged since the `If-None-Match` version"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such ticket, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`as_of` without the auditor or administrator role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ticket, or not the caller's (with `as_of`: none at that time)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or invalid parameter", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The read model did not reach `after` in time (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -208,7 +210,11 @@ pub async fn show(
     params: Params,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    params.allow_only(&[])?;
+    params.allow_only(&["as_of"])?;
+    if let Some(as_of) = crate::audit::instant(&params, "as_of")? {
+        let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
+        return crate::audit::as_of(&state, &actor, &ticket, as_of).await;
+    }
     let after = params.after()?;
     state
         .consistency
@@ -417,4 +423,81 @@ async fn merge_target(
     .fetch_optional(connection)
     .await?;
     Ok(MergeTarget { id, number })
+}
+
+/// The view of a ticket rebuilt from its events (`?as_of=`): every article (auditors see
+/// internal notes), the links stored on this ticket; related tickets carry only their id.
+pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
+    let row = past.row.clone();
+    let related = |id: Uuid| RelatedTicket {
+        id,
+        number: None,
+        title: None,
+        status: None,
+        requester_user_id: None,
+    };
+    TicketView {
+        id: row.ticket_id,
+        consistency_token: format!("{}.{}", row.last_tx, row.last_position),
+        requester: RequesterView {
+            name: row.requester_name,
+            email: row.requester_email,
+            phone: row.requester_phone,
+            user_id: row.requester_user_id,
+        },
+        number: row.number,
+        version: row.version,
+        ticket_type: row.ticket_type,
+        title: row.title,
+        description: row.description,
+        service_id: row.service_id,
+        category_id: row.category_id,
+        impact: row.impact,
+        urgency: row.urgency,
+        priority: row.priority,
+        queue: row.queue,
+        status: row.status,
+        is_open: row.is_open,
+        assignee: row.assignee,
+        tags: row.tags,
+        fields: row.fields,
+        channel: row.channel,
+        pending_reason: row.pending_reason,
+        pending_until: row.pending_until,
+        resolution_code: row.resolution_code,
+        resolution_text: row.resolution_text,
+        merged_into: row.merged_into.map(|id| MergeTarget { id, number: None }),
+        merged_from: Vec::new(),
+        opened_by: row.opened_by,
+        opened_at: row.opened_at,
+        updated_at: row.updated_at,
+        first_response_at: row.first_response_at,
+        resolved_at: row.resolved_at,
+        closed_at: row.closed_at,
+        articles: past
+            .articles
+            .iter()
+            .map(|article| ArticleView {
+                article_id: article.article_id,
+                kind: article.kind.clone(),
+                channel: article.channel.clone(),
+                body: article.body.clone(),
+                attachments: article.attachments.clone(),
+                author: article.author.clone(),
+                created_at: article.created_at,
+            })
+            .collect(),
+        articles_truncated: false,
+        links: past
+            .links
+            .iter()
+            .map(|(key, (created_by, created_at))| LinkView {
+                direction: "outgoing".to_owned(),
+                link_type: key.link_type.clone(),
+                ticket: related(key.target_id),
+                created_by: created_by.clone(),
+                created_at: *created_at,
+            })
+            .collect(),
+    }
 }
