@@ -67,7 +67,7 @@ pub enum HistoryCommand {
 }
 
 /// The actor of a command-line use: `cli:<login name>`.
-fn cli_actor() -> String {
+pub(crate) fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".to_owned());

@@ -276,6 +276,19 @@ async fn events(
     let mut events = event_store::read_stream(&pool, stream).await?;
     anyhow::ensure!(!events.is_empty(), "ticket {ticket} not found");
     let verdict = verify_stream(&events);
+    command_service::audit_log::record(
+        &pool,
+        &crate::audit_cli::cli_actor(),
+        "cli",
+        uuid::Uuid::new_v4(),
+        &command_service::audit_log::Access {
+            action: "events",
+            ticket: Some(stream),
+            details: serde_json::json!({ "decrypt": decrypt, "events": events.len() }),
+        },
+    )
+    .await
+    .context("recording the use")?;
     if decrypt {
         let master_key = master_key(config)?;
         master_key.check_against(&pool).await?;

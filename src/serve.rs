@@ -21,6 +21,8 @@ use projector::metrics::ProjectorMetrics;
 use projector::relay::{RelayMetrics, RelaySettings};
 use projector::runner::{Runner, RunnerSettings};
 use projector::tickets::TicketProjection;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use tokio::sync::{watch, Notify};
@@ -163,10 +165,13 @@ pub async fn serve(
         let (wake, runner_stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move { runner.run(wake, runner_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
+        let audit_metrics = AuditMetrics::default();
+        audit_metrics.register(&mut registry);
         tasks.spawn(checkpoint_periodically(
             pool.clone(),
             CheckpointKey::derive(&master_key),
             interval,
+            audit_metrics,
             stopped.clone(),
         ));
     }
@@ -259,12 +264,42 @@ pub async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Metrics of the audit checkpointer (prefix `itsm_audit`).
+#[derive(Clone, Debug, Default)]
+struct AuditMetrics {
+    checkpoint_sequence: Gauge,
+    checkpoint_events: Gauge,
+    checkpoint_failures: Counter,
+}
+
+impl AuditMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let registry = registry.sub_registry_with_prefix("itsm_audit");
+        registry.register(
+            "checkpoint_sequence",
+            "Sequence number of the last store checkpoint this process signed",
+            self.checkpoint_sequence.clone(),
+        );
+        registry.register(
+            "checkpoint_events",
+            "Events covered by the last store checkpoint this process signed",
+            self.checkpoint_events.clone(),
+        );
+        registry.register(
+            "checkpoint_failures",
+            "Checkpoints not written (a failing database, or an event whose hash does not match its content: run `itsm audit verify`)",
+            self.checkpoint_failures.clone(),
+        );
+    }
+}
+
 /// Appends a signed store checkpoint every `interval` (several processes may try: the sequence
 /// number lets only one of them write each checkpoint).
 async fn checkpoint_periodically(
     pool: PgPool,
     key: CheckpointKey,
     interval: Duration,
+    metrics: AuditMetrics,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -275,13 +310,20 @@ async fn checkpoint_periodically(
             _ = stopped.changed() => continue,
         }
         match event_store::audit::write_checkpoint(&pool, &key, chrono::Utc::now()).await {
-            Ok(Some(checkpoint)) => tracing::info!(
-                sequence = checkpoint.sequence,
-                events = checkpoint.event_count,
-                "audit checkpoint signed"
-            ),
+            Ok(Some(checkpoint)) => {
+                metrics.checkpoint_sequence.set(checkpoint.sequence);
+                metrics.checkpoint_events.set(checkpoint.event_count);
+                tracing::info!(
+                    sequence = checkpoint.sequence,
+                    events = checkpoint.event_count,
+                    "audit checkpoint signed"
+                );
+            }
             Ok(None) => {}
-            Err(error) => tracing::error!(%error, "audit checkpoint not written"),
+            Err(error) => {
+                metrics.checkpoint_failures.inc();
+                tracing::error!(%error, "audit checkpoint not written");
+            }
         }
     }
 }
