@@ -402,8 +402,12 @@ impl Walk {
                 found: hex::encode(event.hash),
             }));
         }
-        self.heads
-            .insert(event.stream_id, (event.stream_version, event.hash));
+        // An event that goes back in its stream (reordered) leaves the head where it was, so the
+        // events after it are judged against the stream's real predecessor.
+        if event.stream_version > previous_version {
+            self.heads
+                .insert(event.stream_id, (event.stream_version, event.hash));
+        }
         self.root = fold_root(&self.root, &event.hash);
         self.count += 1;
         report.events += 1;
@@ -583,6 +587,9 @@ impl Exporter {
         public_key: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<Exporter, StoreError> {
+        let mut selection = selection;
+        let mut seen = std::collections::HashSet::new();
+        selection.streams.retain(|stream| seen.insert(*stream));
         let header = json!({
             "record": "export",
             "format": EXPORT_FORMAT,
@@ -625,7 +632,15 @@ impl Exporter {
         let complete = self.selection.is_complete();
         let events = if !self.selection.streams.is_empty() {
             match self.streams.pop_front() {
-                Some(stream) => crate::read_stream(&self.pool, stream).await?,
+                Some(stream) => {
+                    let (from, to) = (self.selection.from, self.selection.to);
+                    let mut events = crate::read_stream(&self.pool, stream).await?;
+                    events.retain(|event| {
+                        from.is_none_or(|from| event.recorded_at >= from)
+                            && to.is_none_or(|to| event.recorded_at < to)
+                    });
+                    events
+                }
                 None => Vec::new(),
             }
         } else {
@@ -690,4 +705,165 @@ fn line(out: &mut Vec<u8>, record: &serde_json::Value) {
     // Serializing a `Value` into a Vec cannot fail.
     serde_json::to_writer(&mut *out, record).expect("JSON serializes");
     out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::hash::HashInput;
+    use crate::model::Metadata;
+
+    fn chain(stream_id: Uuid, length: u64, first_position: i64) -> Vec<RecordedEvent> {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let metadata = Metadata::new(
+            "k.meier".into(),
+            at,
+            "api".into(),
+            Uuid::nil(),
+            Uuid::nil(),
+            Uuid::nil(),
+        );
+        let mut previous_hash = GENESIS;
+        (1..=length)
+            .map(|version| {
+                let payload = json!({ "text": format!("Eintrag {version}: Größe \"A4\"\n") });
+                let event_id = Uuid::from_u128(u128::from(version) + stream_id.as_u128());
+                let hash = event_hash(
+                    &previous_hash,
+                    &HashInput {
+                        event_id,
+                        stream_type: "ticket",
+                        stream_id,
+                        stream_version: version,
+                        event_type: "ticket.note_added",
+                        event_version: 1,
+                        payload: &payload,
+                        metadata: &metadata,
+                    },
+                );
+                let event = RecordedEvent {
+                    global_position: first_position + version as i64,
+                    transaction_id: first_position + version as i64,
+                    event_id,
+                    stream_type: "ticket".into(),
+                    stream_id,
+                    stream_version: version,
+                    event_type: "ticket.note_added".into(),
+                    event_version: 1,
+                    payload,
+                    metadata: metadata.clone(),
+                    recorded_at: at,
+                    previous_hash,
+                    hash,
+                };
+                previous_hash = hash;
+                event
+            })
+            .collect()
+    }
+
+    fn kinds(report: &VerifyReport) -> Vec<String> {
+        report
+            .problems
+            .iter()
+            .map(|problem| match problem {
+                Problem::Chain(ChainError::VersionGap { found, .. }) => format!("gap@{found}"),
+                Problem::Chain(ChainError::BrokenLink { version, .. }) => format!("link@{version}"),
+                Problem::Chain(ChainError::HashMismatch { version, .. }) => {
+                    format!("hash@{version}")
+                }
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_running_root_is_sha256_of_root_and_hash() {
+        // Computed independently: python3 -c "import hashlib;
+        // print(hashlib.sha256(bytes(32)+bytes([1])*32).hexdigest())"
+        assert_eq!(
+            hex::encode(fold_root(&ROOT_GENESIS, &[1; 32])),
+            "5c85955f709283ecce2b74f1b1552918819f390911816e7bb466805a38ab87f3"
+        );
+    }
+
+    #[test]
+    fn an_intact_stream_verifies_and_each_kind_of_damage_is_named() {
+        let stream = Uuid::from_u128(7 << 64);
+        let events = chain(stream, 4, 0);
+        let report = verify_one_stream(&events);
+        assert!(report.intact(), "{report:?}");
+        assert_eq!((report.events, report.streams), (4, 1));
+
+        let mut altered = events.clone();
+        altered[1].payload = json!({ "text": "geändert" });
+        assert_eq!(kinds(&verify_one_stream(&altered)), ["hash@2"]);
+
+        let mut removed = events.clone();
+        removed.remove(1);
+        assert_eq!(kinds(&verify_one_stream(&removed)), ["gap@3"]);
+
+        let reordered = vec![
+            events[0].clone(),
+            events[2].clone(),
+            events[1].clone(),
+            events[3].clone(),
+        ];
+        assert_eq!(kinds(&verify_one_stream(&reordered)), ["gap@3", "gap@2"]);
+
+        // A forger who re-hashes the altered event still breaks the next link.
+        let mut rehashed = events.clone();
+        rehashed[1].payload = json!({ "text": "geändert" });
+        rehashed[1].hash = event_hash(&rehashed[1].previous_hash, &hash_input(&rehashed[1]));
+        assert_eq!(kinds(&verify_one_stream(&rehashed)), ["link@3"]);
+    }
+
+    #[test]
+    fn a_signature_covers_every_signed_field() {
+        let key = CheckpointKey::derive(&MasterKey::generate());
+        let mut checkpoint = StoreCheckpoint {
+            sequence: 3,
+            transaction_id: 812,
+            global_position: 4_711,
+            event_count: 4_000,
+            root_hash: [9; 32],
+            created_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+            public_key: key.public_key(),
+            signature: [0; 64],
+        };
+        checkpoint.signature = key.0.sign(&checkpoint.signed_bytes()).to_bytes();
+        assert!(checkpoint.signature_holds());
+        let tampered: [fn(&mut StoreCheckpoint); 6] = [
+            |c| c.sequence += 1,
+            |c| c.transaction_id += 1,
+            |c| c.global_position -= 1,
+            |c| c.event_count -= 1,
+            |c| c.root_hash[0] ^= 1,
+            |c| c.created_at += chrono::Duration::microseconds(1),
+        ];
+        for change in tampered {
+            let mut copy = checkpoint.clone();
+            change(&mut copy);
+            assert!(!copy.signature_holds(), "{copy:?}");
+        }
+        let other = CheckpointKey::derive(&MasterKey::generate());
+        let mut foreign = checkpoint.clone();
+        foreign.public_key = other.public_key();
+        assert!(!foreign.signature_holds());
+    }
+
+    #[test]
+    fn the_signing_key_is_stable_for_a_master_key() {
+        let master = MasterKey::generate();
+        assert_eq!(
+            CheckpointKey::derive(&master).public_key(),
+            CheckpointKey::derive(&master.clone()).public_key()
+        );
+        assert_ne!(
+            CheckpointKey::derive(&master).public_key(),
+            CheckpointKey::derive(&MasterKey::generate()).public_key()
+        );
+    }
 }

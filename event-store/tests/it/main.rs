@@ -2,6 +2,7 @@
 
 mod append;
 mod append_only;
+mod audit;
 mod crypto;
 mod ordering;
 
