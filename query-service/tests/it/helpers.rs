@@ -76,6 +76,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     settings.consistency_wait = options.consistency_wait;
     settings.nats = options.nats;
     settings.subject_prefix = options.subject_prefix;
+    let master_key = event_store::crypto::MasterKey::generate();
+    settings.auditing = Some(Arc::new(query_service::audit::Auditing {
+        vault: event_store::crypto::PersonalDataVault::new(&master_key),
+        public_key: event_store::audit::CheckpointKey::derive(&master_key).public_key(),
+    }));
     let address = serve(query_service::app(AppState::new(settings))).await;
     let agent_token = issue_token(&db.app_pool, AGENT, "agent").await;
     let app = TestApp {
