@@ -451,43 +451,77 @@ fn check_signature(
 
 /// Verifies the whole store in one pass in cursor order: every event's hash, every stream's
 /// chain, every checkpoint's count, root and signature (`public_key`: the installation's, if
-/// known). `progress` is called after each batch with the events verified so far.
+/// known). `progress` is called after each batch with the events verified so far. The next batch
+/// is fetched while the current one is hashed (on a blocking thread).
 pub async fn verify_store(
     pool: &PgPool,
     public_key: Option<&[u8; 32]>,
     progress: impl Fn(u64),
 ) -> Result<VerifyReport, StoreError> {
     let checkpoints = checkpoints(pool).await?;
-    let mut pending = checkpoints.iter().peekable();
-    let mut report = VerifyReport::default();
-    let mut verifier = Walk::default();
-    let mut cursor = Cursor::START;
+    let mut state = VerifyState {
+        pending: checkpoints.clone().into(),
+        report: VerifyReport::default(),
+        walk: Walk::default(),
+    };
     for checkpoint in &checkpoints {
-        check_signature(checkpoint, public_key, &mut report);
+        check_signature(checkpoint, public_key, &mut state.report);
     }
-    loop {
-        let events = crate::read_after(pool, cursor, BATCH).await?;
-        let Some(last) = events.last() else { break };
-        cursor = last.cursor();
-        for event in &events {
-            while let Some(checkpoint) = pending.next_if(|next| next.cursor() < event.cursor()) {
-                verifier.checkpoint(checkpoint, &mut report);
-            }
-            verifier.event(event, &mut report);
-        }
-        progress(report.events);
+    let mut batch = crate::read_after(pool, Cursor::START, BATCH).await?;
+    while let Some(last) = batch.last() {
+        let cursor = last.cursor();
+        let hashing = tokio::task::spawn_blocking(move || {
+            state.batch(&batch);
+            state
+        });
+        let (next, hashed) = tokio::join!(crate::read_after(pool, cursor, BATCH), hashing);
+        state = hashed.map_err(|error| StoreError::Corrupt {
+            position: cursor.global_position,
+            reason: format!("verification stopped: {error}"),
+        })?;
+        batch = next?;
+        progress(state.report.events);
     }
-    for checkpoint in pending {
-        verifier.checkpoint(checkpoint, &mut report);
+    let VerifyState {
+        pending,
+        mut report,
+        walk,
+    } = state;
+    for checkpoint in &pending {
+        walk.checkpoint(checkpoint, &mut report);
     }
-    report.streams = verifier.heads.len() as u64;
+    report.streams = walk.heads.len() as u64;
     if let Some(last) = checkpoints.last() {
         report.anchored_through = Some(last.cursor().to_string());
-        report.unanchored_events = (verifier.count - last.event_count).max(0) as u64;
+        report.unanchored_events = (walk.count - last.event_count).max(0) as u64;
     } else {
         report.unanchored_events = report.events;
     }
     Ok(report)
+}
+
+/// What a verification carries from batch to batch.
+struct VerifyState {
+    /// Checkpoints not yet reached, oldest first.
+    pending: std::collections::VecDeque<StoreCheckpoint>,
+    report: VerifyReport,
+    walk: Walk,
+}
+
+impl VerifyState {
+    fn batch(&mut self, events: &[RecordedEvent]) {
+        for event in events {
+            while self
+                .pending
+                .front()
+                .is_some_and(|next| next.cursor() < event.cursor())
+            {
+                let checkpoint = self.pending.pop_front().expect("checked above");
+                self.walk.checkpoint(&checkpoint, &mut self.report);
+            }
+            self.walk.event(event, &mut self.report);
+        }
+    }
 }
 
 fn micros<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {

@@ -14,7 +14,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_scalar(&Value::String(key.clone()), out);
+                write_str(key, out);
                 out.push(b':');
                 write(item, out);
             }
@@ -32,6 +32,12 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
         }
         scalar => write_scalar(scalar, out),
     }
+}
+
+/// Writes a JSON string (serde_json's escaping: `"`, `\\` and control characters only).
+pub fn write_str(text: &str, out: &mut Vec<u8>) {
+    // Serializing a str cannot fail.
+    serde_json::to_writer(&mut *out, text).expect("a string serializes");
 }
 
 fn write_scalar(value: &Value, out: &mut Vec<u8>) {
