@@ -90,12 +90,11 @@ pub fn replay(
             version: stored.stream_version,
             reason: error.to_string(),
         };
-        let (row, effects) = fold(
-            state.as_ref().map(|current| current.row.clone()),
-            event,
-            stored,
-        )
-        .map_err(corrupt)?;
+        // The row moves into the fold and back: no copy per event.
+        let previous = state
+            .as_mut()
+            .map(|current| std::mem::take(&mut current.row));
+        let (row, effects) = fold(previous, event, stored).map_err(corrupt)?;
         let current = state.get_or_insert_with(|| TicketAsOf {
             row: row.clone(),
             articles: Vec::new(),

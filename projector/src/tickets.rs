@@ -29,7 +29,7 @@ pub const VERSION: i32 = 1;
 const STREAM_TYPE: &str = codec::STREAM_TYPE;
 
 /// A ticket as the read side shows it (one `rm_tickets` row without `generation` and `search`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TicketRow {
     pub ticket_id: Uuid,
     pub number: String,
@@ -81,8 +81,15 @@ pub struct ArticleRow {
     pub attachments: Value,
     pub author: String,
     pub created_at: DateTime<Utc>,
-    /// Folded text for the search vector.
-    pub search: String,
+}
+
+/// An article row as written: the row plus its folded search text (computed only here, so a
+/// past view that replays the fold does not pay for it).
+#[derive(Serialize)]
+struct ArticleRecord<'a> {
+    #[serde(flatten)]
+    row: &'a ArticleRow,
+    search: String,
 }
 
 /// A link row (source ticket → target).
@@ -177,7 +184,7 @@ pub fn fold(
         TicketEvent::PendingSet { reason, until } => {
             move_to(&mut row, "pending");
             row.pending_reason = Some(name(reason));
-            row.pending_until = *until;
+            row.pending_until = until.map(as_stored);
         }
         TicketEvent::Resolved {
             code,
@@ -187,7 +194,7 @@ pub fn fold(
             move_to(&mut row, "resolved");
             row.resolution_code = Some(code.clone());
             row.resolution_text = Some(text.as_str().to_owned());
-            row.resolved_at = Some(*resolved_at);
+            row.resolved_at = Some(as_stored(*resolved_at));
         }
         TicketEvent::Reopened { to, .. } => {
             move_to(&mut row, &name(to));
@@ -234,7 +241,6 @@ pub fn fold(
                 attachments: serde_json::to_value(attachments).unwrap_or(Value::Null),
                 author: stored.metadata.actor.clone(),
                 created_at: at,
-                search: fold_text(body.as_str()),
             });
         }
         TicketEvent::PriorityChanged {
@@ -373,6 +379,21 @@ fn opened(event: &TicketEvent, stored: &RecordedEvent) -> TicketRow {
     }
 }
 
+/// An instant at PostgreSQL's precision, rounded the way it rounds on input (to the nearest
+/// microsecond, ties to even): payload times may carry nanoseconds, and the row written and a row
+/// replayed in memory (`as_of`) must agree.
+pub fn as_stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.timestamp_subsec_nanos();
+    let (micros, rest) = (nanos / 1_000, nanos % 1_000);
+    let up = rest > 500 || (rest == 500 && micros % 2 == 1);
+    let truncated = at - chrono::Duration::nanoseconds(i64::from(rest));
+    if up {
+        truncated + chrono::Duration::microseconds(1)
+    } else {
+        truncated
+    }
+}
+
 /// Changes the status; leaving pending forgets why it waited (as the domain does).
 fn move_to(row: &mut TicketRow, status: &str) {
     if status != "pending" {
@@ -384,46 +405,55 @@ fn move_to(row: &mut TicketRow, status: &str) {
 }
 
 /// The fields an auditor sees change, from before to after (all from null when opened).
+/// Compares the typed fields and builds JSON only for what changed.
 fn diff(before: Option<&TicketRow>, after: &TicketRow) -> Vec<Value> {
-    let view = |row: &TicketRow| -> Vec<(&'static str, Value)> {
-        vec![
-            ("status", json!(row.status)),
-            ("title", json!(row.title)),
-            ("ticket_type", json!(row.ticket_type)),
-            ("queue", json!(row.queue)),
-            ("assignee", json!(row.assignee)),
-            ("service_id", json!(row.service_id)),
-            ("category_id", json!(row.category_id)),
-            ("impact", json!(row.impact)),
-            ("urgency", json!(row.urgency)),
-            ("priority", json!(row.priority)),
-            ("tags", json!(row.tags)),
-            ("pending_reason", json!(row.pending_reason)),
-            ("pending_until", json!(row.pending_until)),
-            ("resolution_code", json!(row.resolution_code)),
-            ("merged_into", json!(row.merged_into)),
-        ]
-    };
-    let empty = serde_json::Map::new();
     let mut changes = Vec::new();
-    let old = before.map(view);
-    for (index, (field, to)) in view(after).into_iter().enumerate() {
-        let from = old.as_ref().map_or(Value::Null, |old| old[index].1.clone());
-        let unchanged = from == to || (before.is_none() && is_empty(&to));
-        if !unchanged {
-            changes.push(json!({"field": field, "from": from, "to": to}));
-        }
+    macro_rules! field {
+        ($($name:ident),*) => {$(
+            match before {
+                Some(before) if before.$name != after.$name => changes.push(json!({
+                    "field": stringify!($name), "from": before.$name, "to": after.$name,
+                })),
+                None => {
+                    let to = json!(after.$name);
+                    if !is_empty(&to) {
+                        changes.push(json!({"field": stringify!($name), "from": null, "to": to}));
+                    }
+                }
+                Some(_) => {}
+            }
+        )*};
     }
+    field!(
+        status,
+        title,
+        ticket_type,
+        queue,
+        assignee,
+        service_id,
+        category_id,
+        impact,
+        urgency,
+        priority,
+        tags,
+        pending_reason,
+        pending_until,
+        resolution_code,
+        merged_into
+    );
+    let empty = serde_json::Map::new();
     let old_fields = before
         .and_then(|row| row.fields.as_object())
         .unwrap_or(&empty);
     let new_fields = after.fields.as_object().unwrap_or(&empty);
-    let keys: std::collections::BTreeSet<&String> =
-        old_fields.keys().chain(new_fields.keys()).collect();
-    for key in keys {
-        let (from, to) = (old_fields.get(key), new_fields.get(key));
-        if from != to {
-            changes.push(json!({"field": format!("fields.{key}"), "from": from, "to": to}));
+    if old_fields != new_fields {
+        let keys: std::collections::BTreeSet<&String> =
+            old_fields.keys().chain(new_fields.keys()).collect();
+        for key in keys {
+            let (from, to) = (old_fields.get(key), new_fields.get(key));
+            if from != to {
+                changes.push(json!({"field": format!("fields.{key}"), "from": from, "to": to}));
+            }
         }
     }
     changes
@@ -654,7 +684,15 @@ impl Projection for TicketProjection {
         if !articles.is_empty() {
             sqlx::query(INSERT_ARTICLES)
                 .bind(generation)
-                .bind(sqlx::types::Json(&articles))
+                .bind(sqlx::types::Json(
+                    articles
+                        .iter()
+                        .map(|row| ArticleRecord {
+                            row,
+                            search: fold_text(&row.body),
+                        })
+                        .collect::<Vec<_>>(),
+                ))
                 .execute(&mut *connection)
                 .await
                 .map_err(write)?;
@@ -730,4 +768,31 @@ pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Erro
         .bind(generation)
         .fetch_one(pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn payload_times_are_rounded_like_postgresql_rounds_them() {
+        // psql: SELECT '…00.0000005Z'::timestamptz → .000000, '…0000015Z' → .000002,
+        // '…0000025Z' → .000002, '…364858909Z' → .364859 (nearest, ties to even).
+        let at = |nanos: u32| Utc.timestamp_opt(1_800_000_000, nanos).unwrap();
+        for (given, stored) in [
+            (500, 0),
+            (1_500, 2_000),
+            (2_500, 2_000),
+            (2_501, 3_000),
+            (364_858_909, 364_859_000),
+            (999_999_600, 1_000_000_000),
+        ] {
+            assert_eq!(
+                as_stored(at(given)),
+                at(0) + chrono::Duration::nanoseconds(stored)
+            );
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the projector crate against a real PostgreSQL (a fresh database per test)
 //! and a real nats-server (a stream of its own per test).
 
+mod as_of;
 mod corpus;
 mod nats;
 mod projection;
