@@ -4,4 +4,5 @@
 //! randomness. Time and configuration come in through [`ticket::DecisionContext`]; everything a
 //! command needs from elsewhere (ids, ticket numbers) is resolved before and put into the command.
 
+pub mod calendar;
 pub mod ticket;

@@ -1,5 +1,7 @@
 //! Integration tests of the domain crate through its public API only.
 
+mod business_time;
+mod holidays;
 mod properties;
 mod support;
 mod wire;
