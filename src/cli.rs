@@ -66,6 +66,9 @@ pub enum Command {
     /// A ticket as it was at a past moment, or step by step through its events.
     #[command(subcommand)]
     History(crate::audit_cli::HistoryCommand),
+    /// Business calendars: German public holidays per state.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Print the OpenAPI document of the whole HTTP API (commands and queries).
     Openapi,
 }
@@ -84,6 +87,19 @@ pub enum ProjectionCommand {
     Resume {
         /// The projection: tickets.
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Print a state's statutory public holidays of a year, one `YYYY-MM-DD name` per line.
+    Holidays {
+        /// The state: BW BY BE BB HB HH HE MV NI NW RP SL SN ST SH TH.
+        #[arg(long)]
+        state: domain::calendar::State,
+        /// The year (1991 to 2399).
+        #[arg(long)]
+        year: i32,
     },
 }
 
@@ -133,6 +149,13 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         } => events(&config, &ticket, format, decrypt).await,
         Command::Audit(command) => crate::audit_cli::audit(&config, command).await,
         Command::History(command) => crate::audit_cli::history(&config, command).await,
+        Command::Calendar(CalendarCommand::Holidays { state, year }) => {
+            let mut out = std::io::stdout().lock();
+            for holiday in domain::calendar::holidays(state, year)? {
+                writeln!(out, "{} {}", holiday.date, holiday.name)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!("{}", crate::serve::openapi().to_pretty_json()?);
             Ok(ExitCode::SUCCESS)

@@ -82,3 +82,37 @@ async fn migrate_is_repeatable_and_a_token_is_printed_once_and_stored_hashed() {
         stderr(&output)
     );
 }
+
+#[test]
+fn calendar_holidays_prints_a_states_statutory_holidays_one_per_line() {
+    let output = itsm_command(
+        &["calendar", "holidays", "--state", "SN", "--year", "2026"],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "2026-01-01 Neujahr\n2026-04-03 Karfreitag\n2026-04-06 Ostermontag\n\
+         2026-05-01 Tag der Arbeit\n2026-05-14 Christi Himmelfahrt\n2026-05-25 Pfingstmontag\n\
+         2026-10-03 Tag der Deutschen Einheit\n2026-10-31 Reformationstag\n\
+         2026-11-18 Buß- und Bettag\n2026-12-25 1. Weihnachtstag\n2026-12-26 2. Weihnachtstag\n"
+    );
+    let unknown = itsm_command(
+        &["calendar", "holidays", "--state", "XX", "--year", "2026"],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unknown state code \"XX\""));
+    let too_early = itsm_command(
+        &["calendar", "holidays", "--state", "BY", "--year", "1990"],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(too_early.status.code(), Some(1));
+    assert!(stderr(&too_early).contains("1991 to 2399"));
+}
