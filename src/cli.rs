@@ -101,6 +101,18 @@ pub enum CalendarCommand {
         #[arg(long)]
         year: i32,
     },
+    /// Print the business minutes of a stored calendar between two instants (whole minutes).
+    BusinessTime {
+        /// The calendar's name (`PUT /api/v1/config/calendars/NAME`).
+        #[arg(long)]
+        calendar: String,
+        /// From this RFC 3339 instant, e.g. 2026-11-23T08:00:00+01:00.
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// To this RFC 3339 instant.
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +167,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{} {}", holiday.date, holiday.name)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Calendar(CalendarCommand::BusinessTime { calendar, from, to }) => {
+            business_time(&config, &calendar, from, to).await
         }
         Command::Openapi => {
             println!("{}", crate::serve::openapi().to_pretty_json()?);
@@ -220,6 +235,30 @@ async fn projection(config: &Config, command: ProjectionCommand) -> anyhow::Resu
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn business_time(
+    config: &Config,
+    name: &str,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    use domain::calendar::{BusinessCalendar, CalendarDefinition};
+    use domain::config::Kind;
+    anyhow::ensure!(from <= to, "--to must not be before --from");
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let configuration = command_service::config::load(&pool).await?;
+    let definition = configuration
+        .definition(Kind::Calendar, name)
+        .ok_or_else(|| anyhow::anyhow!("no calendar {name:?} is defined"))?;
+    let definition: CalendarDefinition = serde_json::from_value(definition.clone())
+        .with_context(|| format!("calendar {name:?} as stored"))?;
+    let calendar = BusinessCalendar::new(&definition)?;
+    println!("{}", calendar.seconds_between(from, to) / 60);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {

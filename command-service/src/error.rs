@@ -9,6 +9,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::config::ConfigError;
 use domain::ticket::TicketError;
 use event_store::StoreError;
 use serde::Serialize;
@@ -71,6 +72,8 @@ pub enum ApiError {
     LiveUpdatesUnavailable,
     #[error("more than {limit} live update streams are open")]
     TooManyStreams { limit: usize },
+    #[error(transparent)]
+    Config(domain::config::ConfigError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -137,6 +140,9 @@ impl ApiError {
             ApiError::Rule(rule) if rule.is_validation() => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Rule(_) => StatusCode::CONFLICT,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Config(ConfigError::NotDefined { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Config(ConfigError::InUse { .. }) => StatusCode::CONFLICT,
+            ApiError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,6 +174,7 @@ impl ApiError {
             ApiError::ProjectionFailed { .. } => "projection_failed",
             ApiError::LiveUpdatesUnavailable => "live_updates_unavailable",
             ApiError::TooManyStreams { .. } => "too_many_streams",
+            ApiError::Config(error) => error.code(),
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -180,6 +187,9 @@ impl ApiError {
             ApiError::UnknownParameter { parameter }
             | ApiError::InvalidParameter { parameter, .. } => Some(parameter.clone()),
             ApiError::Rule(rule) => rule.field(),
+            ApiError::Config(ConfigError::MissingReference { field, .. }) => {
+                Some((*field).to_owned())
+            }
             _ => None,
         }
     }

@@ -66,6 +66,63 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Authentication required",
     ),
     ("missing_right", "Fehlende Berechtigung", "Missing right"),
+    ("invalid_name", "Ungültiger Name", "Invalid name"),
+    (
+        "invalid_definition",
+        "Ungültige Konfiguration",
+        "Invalid configuration",
+    ),
+    (
+        "unknown_time_zone",
+        "Unbekannte Zeitzone",
+        "Unknown time zone",
+    ),
+    (
+        "unknown_weekday",
+        "Unbekannter Wochentag",
+        "Unknown weekday",
+    ),
+    ("invalid_hours", "Ungültige Servicezeit", "Invalid hours"),
+    (
+        "inverted_hours",
+        "Servicezeit endet vor ihrem Beginn",
+        "Hours end before they start",
+    ),
+    (
+        "overlapping_hours",
+        "Servicezeiten überschneiden sich",
+        "Hours overlap",
+    ),
+    (
+        "never_open",
+        "Kalender hat keine Servicezeiten",
+        "Calendar is never open",
+    ),
+    (
+        "invalid_closing_day",
+        "Ungültiger Schließtag",
+        "Invalid closing day",
+    ),
+    (
+        "policy_never_matches",
+        "SLA-Regel kann nie greifen",
+        "SLA target can never apply",
+    ),
+    (
+        "missing_reference",
+        "Verweis auf nicht vorhandene Konfiguration",
+        "Reference to missing configuration",
+    ),
+    (
+        "config_not_found",
+        "Konfiguration nicht gefunden",
+        "Configuration not found",
+    ),
+    (
+        "config_in_use",
+        "Konfiguration wird noch verwendet",
+        "Configuration still in use",
+    ),
     (
         "ticket_not_found",
         "Ticket nicht gefunden",
@@ -411,6 +468,19 @@ mod tests {
         "sha256_invalid",
         "media_type_invalid",
         "too_many_attachments",
+        "invalid_name",
+        "invalid_definition",
+        "unknown_time_zone",
+        "unknown_weekday",
+        "invalid_hours",
+        "inverted_hours",
+        "overlapping_hours",
+        "never_open",
+        "invalid_closing_day",
+        "policy_never_matches",
+        "missing_reference",
+        "config_not_found",
+        "config_in_use",
     ];
 
     #[test]

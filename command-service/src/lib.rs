@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod audit_log;
 pub mod auth;
 pub mod codec;
+pub mod config;
 pub mod error;
 mod extract;
 pub mod i18n;
@@ -109,6 +110,11 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/api/v1/tickets/{ticket}/commands",
             post(routes::execute_command),
+        )
+        .route("/api/v1/config/{kind}", get(config::list))
+        .route(
+            "/api/v1/config/{kind}/{name}",
+            get(config::show).put(config::define).delete(config::retire),
         )
         .with_state(state)
 }

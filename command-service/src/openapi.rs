@@ -3,6 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::config::{self, ConfigChanged, ConfigView};
 use crate::error::Problem;
 use crate::routes::{self, CommandAccepted};
 
@@ -14,10 +15,20 @@ use crate::routes::{self, CommandAccepted};
         description = "Commands that change tickets. Every change is an immutable event. Errors are RFC 9457 problem+json, German by default (`Accept-Language: en` for English).",
         version = "1"
     ),
-    paths(routes::open_ticket, routes::execute_command),
-    components(schemas(CommandAccepted, Problem)),
+    paths(
+        routes::open_ticket,
+        routes::execute_command,
+        config::list,
+        config::show,
+        config::define,
+        config::retire
+    ),
+    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem)),
     modifiers(&BearerAuth),
-    tags((name = "tickets", description = "Open tickets and execute commands on them"))
+    tags(
+        (name = "tickets", description = "Open tickets and execute commands on them"),
+        (name = "configuration", description = "Queues, service catalog, business calendars and SLA policies (changes: administrators)")
+    )
 )]
 #[derive(Debug)]
 pub struct ApiDoc;

@@ -5,4 +5,5 @@
 //! command needs from elsewhere (ids, ticket numbers) is resolved before and put into the command.
 
 pub mod calendar;
+pub mod config;
 pub mod ticket;

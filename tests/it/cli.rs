@@ -116,3 +116,54 @@ fn calendar_holidays_prints_a_states_statutory_holidays_one_per_line() {
     assert_eq!(too_early.status.code(), Some(1));
     assert!(stderr(&too_early).contains("1991 to 2399"));
 }
+
+#[tokio::test]
+async fn calendar_business_time_counts_a_stored_calendars_open_minutes() {
+    let installation = Installation::new().await;
+    let name = domain::config::ConfigName::try_from("rathaus".to_owned()).unwrap();
+    let day = serde_json::json!(["08:00-12:00", "13:00-16:00"]);
+    command_service::config::execute(
+        &installation.db.app_pool,
+        &command_service::auth::Actor {
+            user: "admin".to_owned(),
+            roles: vec!["admin".to_owned()],
+        },
+        domain::config::Kind::Calendar,
+        &name,
+        domain::config::ConfigCommand::Define {
+            definition: serde_json::json!({
+                "weekly_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day},
+                "state": "BY", "closing_days": ["12-24"],
+            }),
+        },
+        None,
+        uuid::Uuid::new_v4(),
+    )
+    .await
+    .unwrap();
+    // Wednesday 23 December 2026 15:00 to Monday 28 December 09:00 (Berlin): 60 + 60 minutes.
+    let output = installation.itsm(&[
+        "calendar",
+        "business-time",
+        "--calendar",
+        "rathaus",
+        "--from",
+        "2026-12-23T15:00:00+01:00",
+        "--to",
+        "2026-12-28T09:00:00+01:00",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "120\n");
+    let missing = installation.itsm(&[
+        "calendar",
+        "business-time",
+        "--calendar",
+        "nirgends",
+        "--from",
+        "2026-12-23T15:00:00+01:00",
+        "--to",
+        "2026-12-28T09:00:00+01:00",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no calendar \"nirgends\""));
+}

@@ -2,6 +2,7 @@
 //! database per test, HTTP through reqwest.
 
 mod concurrency;
+mod config;
 mod cross_checks;
 mod helpers;
 mod lifecycle;
