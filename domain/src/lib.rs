@@ -6,4 +6,5 @@
 
 pub mod calendar;
 pub mod config;
+pub mod sla;
 pub mod ticket;

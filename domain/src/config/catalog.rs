@@ -36,6 +36,13 @@ pub struct QueueDefinition {
     pub title: Localized,
 }
 
+impl QueueDefinition {
+    /// A title in each language given.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.title.check("title", 200)
+    }
+}
+
 /// A group of services in the catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +53,17 @@ pub struct CategoryDefinition {
     /// Display order within the catalog (ascending).
     #[serde(default)]
     pub order: u16,
+}
+
+impl CategoryDefinition {
+    /// A title, and a description if given, in each language given.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.title.check("title", 200)?;
+        if let Some(description) = &self.description {
+            description.check("description", 4_000)?;
+        }
+        Ok(())
+    }
 }
 
 /// The kind of a request form field.
@@ -114,6 +132,14 @@ impl ServiceDefinition {
         let invalid = |reason: String| ConfigError::Invalid { reason };
         self.title.check("title", 200)?;
         self.description.check("description", 4_000)?;
+        if !matches!(
+            self.default_ticket_type,
+            TicketType::Incident | TicketType::ServiceRequest
+        ) {
+            return Err(invalid(
+                "default_ticket_type must be incident or service_request".into(),
+            ));
+        }
         if self.form.len() > FORM_FIELDS_MAX {
             return Err(invalid(format!(
                 "a form has at most {FORM_FIELDS_MAX} fields"
@@ -142,7 +168,17 @@ impl ServiceDefinition {
                         "form[{index}] is a select without options"
                     )))
                 }
-                (FormFieldKind::Select, false) => {}
+                (FormFieldKind::Select, false) => {
+                    let distinct: BTreeSet<&str> =
+                        field.options.iter().map(String::as_str).collect();
+                    if distinct.len() != field.options.len()
+                        || field.options.iter().any(|option| option.trim().is_empty())
+                    {
+                        return Err(invalid(format!(
+                            "form[{index}].options must be distinct and not empty"
+                        )));
+                    }
+                }
                 (_, false) => {
                     return Err(invalid(format!(
                         "form[{index}] has options but is not a select"

@@ -186,7 +186,8 @@ impl ConfigItem {
 /// Which other items exist (active), for the references a definition makes.
 pub trait References {
     fn exists(&self, kind: Kind, name: &str) -> bool;
-    /// The active items of `kind` that refer to `name` (to refuse retiring what is in use).
+    /// The active items (of any kind) that refer to `name` of `kind` (to refuse retiring what is
+    /// in use).
     fn used_by(&self, kind: Kind, name: &str) -> Vec<(Kind, String)>;
 }
 
@@ -258,8 +259,16 @@ pub fn validate(
         }
     };
     let normalized = match kind {
-        Kind::Queue => serde_json::to_value(parse::<QueueDefinition>(definition)?),
-        Kind::Category => serde_json::to_value(parse::<CategoryDefinition>(definition)?),
+        Kind::Queue => {
+            let queue: QueueDefinition = parse(definition)?;
+            queue.validate()?;
+            serde_json::to_value(queue)
+        }
+        Kind::Category => {
+            let category: CategoryDefinition = parse(definition)?;
+            category.validate()?;
+            serde_json::to_value(category)
+        }
         Kind::Calendar => {
             let calendar: CalendarDefinition = parse(definition)?;
             BusinessCalendar::new(&calendar)?;

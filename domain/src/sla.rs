@@ -1,0 +1,430 @@
+//! SLA clocks (issue 4 §3, DESIGN §6): for each ticket a first-response and a resolution clock,
+//! made of running and paused segments derived from the ticket's events and timestamps only, so a
+//! replay gives identical clocks. Each segment names the calendar version it is counted in; the
+//! clock names the policy version and target row it uses, and records when and why that changed.
+//!
+//! Semantics (documented in ADR 0008):
+//! - The policy is the ticket's service's (else the policy named `default`), chosen when the
+//!   ticket opens; its first matching target row (type, priority) gives the targets. A priority
+//!   change re-selects the row of the then-current policy version: elapsed time is kept.
+//! - First response is met by the first public reply (or by resolving); resolution by resolving.
+//!   A reopen resumes the resolution clock (or restarts it, per policy). Cancel and merge stop both.
+//! - A pending reason the policy lists pauses running clocks; leaving pending resumes them.
+//! - A calendar change applies from the next segment of each clock (the segment boundary is the
+//!   ticket's next status change), so a closed segment is never recounted.
+//! - "Breached" depends on the reading time: met late, or running past the due time.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::BusinessCalendar;
+use crate::config::sla::{OnReopen, SlaPolicyDefinition};
+use crate::ticket::{ArticleKind, PendingReason, Priority, TicketEvent, TicketType};
+
+/// The two clocks of a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    FirstResponse,
+    Resolution,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::FirstResponse => "first_response",
+            Metric::Resolution => "resolution",
+        }
+    }
+}
+
+/// Where a clock stands after its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockState {
+    Running,
+    Paused,
+    Met,
+    /// Cancelled or merged before it was met.
+    Stopped,
+}
+
+/// A stretch of a clock: running (counted in business time) or paused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub from: DateTime<Utc>,
+    /// `None` while the segment is open.
+    pub to: Option<DateTime<Utc>>,
+    pub running: bool,
+    /// Why it began: `opened`, `resumed`, `reopened`, `priority_changed`, `pending:<reason>`.
+    pub cause: String,
+    pub calendar: String,
+    pub calendar_version: u64,
+    /// Business seconds of a closed running segment (0 for paused ones and open ones).
+    pub business_seconds: i64,
+}
+
+/// A change of a clock's policy row or target, with the elapsed time it kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetChange {
+    pub at: DateTime<Utc>,
+    pub policy_version: u64,
+    pub from_minutes: u32,
+    pub to_minutes: u32,
+    pub cause: String,
+}
+
+/// One SLA clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    pub metric: Metric,
+    pub policy: String,
+    pub policy_version: u64,
+    pub target_minutes: u32,
+    pub warning_percent: Vec<u8>,
+    pub state: ClockState,
+    pub segments: Vec<Segment>,
+    /// Business seconds of the closed running segments.
+    pub elapsed_seconds: i64,
+    /// When it was met or stopped.
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub target_changes: Vec<TargetChange>,
+}
+
+/// What the clocks need from the configuration: policies and calendars by name and version.
+pub trait SlaConfiguration {
+    /// The name of the service's policy (`None`: no such service or no policy).
+    fn policy_of_service(&self, service: &str) -> Option<String>;
+    /// The current version of a policy.
+    fn policy(&self, name: &str) -> Option<(u64, &SlaPolicyDefinition)>;
+    /// The current version of a calendar.
+    fn calendar(&self, name: &str) -> Option<(u64, &BusinessCalendar)>;
+    /// A calendar as it was at `version`.
+    fn calendar_at(&self, name: &str, version: u64) -> Option<&BusinessCalendar>;
+}
+
+/// The name of the policy used for tickets without a service (or whose service has none).
+pub const DEFAULT_POLICY: &str = "default";
+
+/// A ticket's clocks and what they depend on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClocks {
+    pub ticket_type: Option<TicketType>,
+    pub priority: Option<Priority>,
+    pub pending: bool,
+    pub clocks: Vec<Clock>,
+}
+
+impl Clock {
+    fn open_segment(&self) -> Option<&Segment> {
+        self.segments.last().filter(|segment| segment.to.is_none())
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self.state, ClockState::Running | ClockState::Paused)
+    }
+
+    /// Closes the open segment at `at`, counting a running one in its calendar version.
+    fn close(&mut self, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
+        if let Some(segment) = self.segments.last_mut().filter(|s| s.to.is_none()) {
+            let at = at.max(segment.from);
+            segment.to = Some(at);
+            if segment.running {
+                segment.business_seconds = config
+                    .calendar_at(&segment.calendar, segment.calendar_version)
+                    .map_or(0, |calendar| calendar.seconds_between(segment.from, at));
+                self.elapsed_seconds += segment.business_seconds;
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        at: DateTime<Utc>,
+        running: bool,
+        cause: String,
+        config: &dyn SlaConfiguration,
+    ) {
+        let calendar_name = config
+            .policy(&self.policy)
+            .map(|(_, policy)| policy.calendar.clone())
+            .or_else(|| self.segments.last().map(|s| s.calendar.clone()))
+            .unwrap_or_default();
+        let calendar_version = config.calendar(&calendar_name).map_or(0, |(v, _)| v);
+        self.segments.push(Segment {
+            from: at,
+            to: None,
+            running,
+            cause,
+            calendar: calendar_name,
+            calendar_version,
+            business_seconds: 0,
+        });
+        self.state = if running {
+            ClockState::Running
+        } else {
+            ClockState::Paused
+        };
+    }
+
+    fn finish(&mut self, at: DateTime<Utc>, state: ClockState, config: &dyn SlaConfiguration) {
+        if self.is_live() {
+            self.close(at, config);
+            self.state = state;
+            self.stopped_at = Some(at);
+        }
+    }
+
+    /// Target in seconds.
+    pub fn target_seconds(&self) -> i64 {
+        i64::from(self.target_minutes) * 60
+    }
+
+    /// Business seconds used by `now` (the open running segment counted up to `now`).
+    pub fn elapsed_at(&self, now: DateTime<Utc>, config: &dyn SlaConfiguration) -> i64 {
+        match self.open_segment() {
+            Some(segment) if segment.running => {
+                self.elapsed_seconds
+                    + config
+                        .calendar_at(&segment.calendar, segment.calendar_version)
+                        .map_or(0, |calendar| calendar.seconds_between(segment.from, now))
+            }
+            _ => self.elapsed_seconds,
+        }
+    }
+
+    /// The instant at which `seconds` of business time will have been used, while running.
+    pub fn instant_of(&self, seconds: i64, config: &dyn SlaConfiguration) -> Option<DateTime<Utc>> {
+        let segment = self.open_segment().filter(|segment| segment.running)?;
+        let calendar = config.calendar_at(&segment.calendar, segment.calendar_version)?;
+        let left = seconds - self.elapsed_seconds;
+        if left <= 0 {
+            // Already used before this segment began.
+            return Some(segment.from);
+        }
+        calendar.add(segment.from, left)
+    }
+
+    /// When the target is used up, while running.
+    pub fn due_at(&self, config: &dyn SlaConfiguration) -> Option<DateTime<Utc>> {
+        self.instant_of(self.target_seconds(), config)
+    }
+
+    /// The instants of the warning thresholds, while running: `(percent, at)`.
+    pub fn warnings_at(&self, config: &dyn SlaConfiguration) -> Vec<(u8, DateTime<Utc>)> {
+        self.warning_percent
+            .iter()
+            .filter_map(|percent| {
+                let seconds = (self.target_seconds() * i64::from(*percent) + 99) / 100;
+                self.instant_of(seconds, config).map(|at| (*percent, at))
+            })
+            .collect()
+    }
+
+    /// Whether the clock is breached as read at `now`: met or stopped late, or running (or
+    /// paused) with more than its target used.
+    pub fn breached_at(&self, now: DateTime<Utc>, config: &dyn SlaConfiguration) -> bool {
+        self.elapsed_at(now, config) > self.target_seconds()
+            || (self.state == ClockState::Running
+                && self.due_at(config).is_some_and(|due| due < now))
+    }
+}
+
+impl TicketClocks {
+    /// The clocks after one more event of the ticket, recorded at `at` (its `occurred_at`).
+    pub fn apply(&mut self, event: &TicketEvent, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
+        match event {
+            TicketEvent::Opened {
+                ticket_type,
+                priority,
+                service_id,
+                ..
+            } => {
+                self.ticket_type = Some(*ticket_type);
+                self.priority = Some(*priority);
+                let policy = service_id
+                    .as_deref()
+                    .and_then(|service| config.policy_of_service(service))
+                    .or_else(|| {
+                        config
+                            .policy(DEFAULT_POLICY)
+                            .map(|_| DEFAULT_POLICY.to_owned())
+                    });
+                let Some(name) = policy else { return };
+                let Some((version, definition)) = config.policy(&name) else {
+                    return;
+                };
+                let Some(target) = definition.target(*ticket_type, *priority) else {
+                    return;
+                };
+                for (metric, minutes) in [
+                    (Metric::FirstResponse, target.first_response_minutes),
+                    (Metric::Resolution, target.resolution_minutes),
+                ] {
+                    let mut clock = Clock {
+                        metric,
+                        policy: name.clone(),
+                        policy_version: version,
+                        target_minutes: minutes,
+                        warning_percent: definition.warning_percent.clone(),
+                        state: ClockState::Running,
+                        segments: Vec::new(),
+                        elapsed_seconds: 0,
+                        stopped_at: None,
+                        target_changes: Vec::new(),
+                    };
+                    clock.open(at, true, "opened".to_owned(), config);
+                    self.clocks.push(clock);
+                }
+            }
+            TicketEvent::ArticleAdded {
+                kind: ArticleKind::PublicReply,
+                ..
+            } => self.finish(Metric::FirstResponse, at, ClockState::Met, config),
+            TicketEvent::PendingSet { reason, .. } => {
+                self.pending = true;
+                if self.pauses(*reason, config) {
+                    for clock in self
+                        .clocks
+                        .iter_mut()
+                        .filter(|c| c.state == ClockState::Running)
+                    {
+                        clock.close(at, config);
+                        clock.open(
+                            at,
+                            false,
+                            format!("pending:{}", reason_name(*reason)),
+                            config,
+                        );
+                    }
+                }
+            }
+            TicketEvent::Assigned { .. } | TicketEvent::WorkStarted { .. } => {
+                self.pending = false;
+                self.resume(at, "resumed", config);
+            }
+            TicketEvent::Resolved { .. } => {
+                self.pending = false;
+                self.finish(Metric::FirstResponse, at, ClockState::Met, config);
+                self.finish(Metric::Resolution, at, ClockState::Met, config);
+            }
+            TicketEvent::Reopened { .. } => {
+                let restart = self
+                    .clocks
+                    .first()
+                    .and_then(|clock| config.policy(&clock.policy))
+                    .is_some_and(|(_, policy)| policy.on_reopen == OnReopen::Restart);
+                if let Some(clock) = self.clock_mut(Metric::Resolution) {
+                    if clock.state == ClockState::Met {
+                        if restart {
+                            clock.elapsed_seconds = 0;
+                        }
+                        clock.stopped_at = None;
+                        let cause = if restart {
+                            "reopened:restart"
+                        } else {
+                            "reopened"
+                        };
+                        clock.open(at, true, cause.to_owned(), config);
+                    }
+                }
+            }
+            TicketEvent::Cancelled { .. } | TicketEvent::Merged { .. } => {
+                self.finish(Metric::FirstResponse, at, ClockState::Stopped, config);
+                self.finish(Metric::Resolution, at, ClockState::Stopped, config);
+            }
+            TicketEvent::PriorityChanged { priority, .. } => {
+                self.priority = Some(*priority);
+                self.retarget(at, config);
+            }
+            _ => {}
+        }
+    }
+
+    fn clock_mut(&mut self, metric: Metric) -> Option<&mut Clock> {
+        self.clocks.iter_mut().find(|clock| clock.metric == metric)
+    }
+
+    fn finish(
+        &mut self,
+        metric: Metric,
+        at: DateTime<Utc>,
+        state: ClockState,
+        config: &dyn SlaConfiguration,
+    ) {
+        if let Some(clock) = self.clock_mut(metric) {
+            clock.finish(at, state, config);
+        }
+    }
+
+    fn pauses(&self, reason: PendingReason, config: &dyn SlaConfiguration) -> bool {
+        self.clocks
+            .first()
+            .and_then(|clock| config.policy(&clock.policy))
+            .is_some_and(|(_, policy)| policy.pause_when_pending.contains(&reason))
+    }
+
+    fn resume(&mut self, at: DateTime<Utc>, cause: &str, config: &dyn SlaConfiguration) {
+        for clock in self
+            .clocks
+            .iter_mut()
+            .filter(|c| c.state == ClockState::Paused)
+        {
+            clock.close(at, config);
+            clock.open(at, true, cause.to_owned(), config);
+        }
+    }
+
+    /// A priority change: the current policy version's row for the new priority; elapsed kept.
+    fn retarget(&mut self, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
+        let (Some(ticket_type), Some(priority)) = (self.ticket_type, self.priority) else {
+            return;
+        };
+        for clock in self.clocks.iter_mut().filter(|clock| clock.is_live()) {
+            let Some((version, policy)) = config.policy(&clock.policy) else {
+                continue;
+            };
+            let Some(target) = policy.target(ticket_type, priority) else {
+                continue;
+            };
+            let minutes = match clock.metric {
+                Metric::FirstResponse => target.first_response_minutes,
+                Metric::Resolution => target.resolution_minutes,
+            };
+            if minutes == clock.target_minutes && version == clock.policy_version {
+                continue;
+            }
+            clock.target_changes.push(TargetChange {
+                at,
+                policy_version: version,
+                from_minutes: clock.target_minutes,
+                to_minutes: minutes,
+                cause: "priority_changed".to_owned(),
+            });
+            clock.target_minutes = minutes;
+            clock.policy_version = version;
+            clock.warning_percent = policy.warning_percent.clone();
+            // A segment boundary, so the rest is counted in the current calendar version.
+            let running = clock.state == ClockState::Running;
+            clock.close(at, config);
+            clock.open(at, running, "priority_changed".to_owned(), config);
+        }
+    }
+}
+
+fn reason_name(reason: PendingReason) -> String {
+    match serde_json::to_value(reason) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// Seconds as whole minutes, rounded down (what the API shows as business minutes).
+pub fn minutes(seconds: i64) -> i64 {
+    seconds.div_euclid(60)
+}
+
+/// `Duration` of business seconds, for display.
+pub fn duration(seconds: i64) -> Duration {
+    Duration::seconds(seconds)
+}
