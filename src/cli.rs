@@ -80,12 +80,12 @@ pub enum ProjectionCommand {
     /// Build a new generation of a projection beside the serving one and swap it in when it has
     /// caught up (no downtime).
     Rebuild {
-        /// The projection: tickets.
+        /// The projection: tickets or sla.
         name: String,
     },
     /// Let a projection stopped at a poison event run again (after fixing the cause).
     Resume {
-        /// The projection: tickets.
+        /// The projection: tickets or sla.
         name: String,
     },
 }
@@ -190,16 +190,11 @@ async fn projection(config: &Config, command: ProjectionCommand) -> anyhow::Resu
             Ok(ExitCode::SUCCESS)
         }
         ProjectionCommand::Rebuild { name } => {
-            anyhow::ensure!(
-                name == projector::TICKETS,
-                "unknown projection {name:?}; known: {}",
-                projector::TICKETS
-            );
             let master_key = master_key(config)?;
             master_key.check_against(&pool).await?;
             let metrics = Arc::new(ProjectorMetrics::default());
             let runner =
-                crate::serve::ticket_runner(config, pool.clone(), &master_key, metrics).await?;
+                crate::serve::runner_of(&name, config, pool.clone(), &master_key, metrics).await?;
             let started = std::time::Instant::now();
             let generation = runner
                 .rebuild(|checkpoint| {

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use projector::metrics::ProjectorMetrics;
 use projector::relay::{RelayMetrics, RelaySettings};
 use projector::runner::{Runner, RunnerSettings};
+use projector::sla::SlaProjection;
 use projector::tickets::TicketProjection;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -83,6 +84,36 @@ pub async fn ticket_runner(
     Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
+/// The SLA clock projection's runner.
+pub async fn sla_runner(
+    config: &Config,
+    pool: PgPool,
+    master_key: &MasterKey,
+    metrics: Arc<ProjectorMetrics>,
+) -> anyhow::Result<Runner> {
+    let projection = SlaProjection::new(pool.clone(), PersonalDataVault::new(master_key));
+    Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
+}
+
+/// The runner of the projection called `name`.
+pub async fn runner_of(
+    name: &str,
+    config: &Config,
+    pool: PgPool,
+    master_key: &MasterKey,
+    metrics: Arc<ProjectorMetrics>,
+) -> anyhow::Result<Runner> {
+    match name {
+        projector::TICKETS => ticket_runner(config, pool, master_key, metrics).await,
+        projector::sla::SLA => sla_runner(config, pool, master_key, metrics).await,
+        other => anyhow::bail!(
+            "unknown projection {other:?}; known: {}, {}",
+            projector::TICKETS,
+            projector::sla::SLA
+        ),
+    }
+}
+
 /// Runs the chosen components until Ctrl-C or SIGTERM.
 pub async fn serve(
     config: Config,
@@ -144,7 +175,8 @@ pub async fn serve(
     if runs(Component::Projector) {
         let metrics = Arc::new(ProjectorMetrics::default());
         metrics.register(&mut registry);
-        let runner = ticket_runner(&config, pool.clone(), &master_key, metrics).await?;
+        let runner = ticket_runner(&config, pool.clone(), &master_key, metrics.clone()).await?;
+        let sla = sla_runner(&config, pool.clone(), &master_key, metrics).await?;
         if let Some(client) = &nats {
             // Another process's appends reach us through the relay's messages: wake up early.
             let subject = format!("{}.events.>", config.nats.subject_prefix);
@@ -162,8 +194,10 @@ pub async fn serve(
                 }
             });
         }
-        let (wake, runner_stopped) = (wake.clone(), stopped.clone());
-        tasks.spawn(async move { runner.run(wake, runner_stopped).await });
+        let (wake_tickets, runner_stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { runner.run(wake_tickets, runner_stopped).await });
+        let (wake_sla, sla_stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { sla.run(wake_sla, sla_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
         let audit_metrics = AuditMetrics::default();
         audit_metrics.register(&mut registry);

@@ -4,6 +4,7 @@
 //! - [`runner`]: applies a [`runner::Projection`] in batches, exactly once, blue-green rebuilds.
 //! - [`tickets`]: the ticket read models (view, worklist, articles, links, history, search).
 //! - [`search`]: folding and query building shared with the query service.
+//! - [`sla`]: the SLA clocks (configuration and ticket events folded with `domain::sla`).
 
 pub mod as_of;
 pub mod checkpoint;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod relay;
 pub mod runner;
 pub mod search;
+pub mod sla;
 pub mod status;
 pub mod tickets;
 

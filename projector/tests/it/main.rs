@@ -6,3 +6,4 @@ mod corpus;
 mod nats;
 mod projection;
 mod relay;
+mod sla;

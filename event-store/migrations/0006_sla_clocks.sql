@@ -1,0 +1,51 @@
+-- SLA clocks (issue 4 §3, ADR 0008): the `sla` projection folds configuration events (calendars,
+-- policies, services) and ticket events in cursor order, so every clock is computed with the
+-- configuration that was valid when its events happened, and a rebuild gives identical clocks.
+
+-- Every version of the configuration items the clocks depend on, as the projection saw them.
+CREATE TABLE rm_sla_config (
+    generation  integer NOT NULL,
+    kind        text    NOT NULL CHECK (kind IN ('calendar', 'sla_policy', 'service')),
+    name        text    NOT NULL,
+    version     bigint  NOT NULL,
+    definition  jsonb,
+    retired     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (generation, kind, name, version)
+);
+
+-- One row per ticket with clocks: the full clock state (segments, target changes) and the
+-- columns worklists, monitors and reports filter and sort on. `*_due_at` is set while a clock
+-- runs; breached = due_at < now() while running, or elapsed > target once stopped.
+CREATE TABLE rm_sla_clocks (
+    generation                 integer     NOT NULL,
+    ticket_id                  uuid        NOT NULL,
+    version                    bigint      NOT NULL,
+    policy                     text        NOT NULL,
+    clocks                     jsonb       NOT NULL,
+    first_response_state       text        NOT NULL,
+    first_response_due_at      timestamptz,
+    first_response_elapsed_s   bigint      NOT NULL,
+    first_response_target_s    bigint      NOT NULL,
+    resolution_state           text        NOT NULL,
+    resolution_due_at          timestamptz,
+    resolution_elapsed_s       bigint      NOT NULL,
+    resolution_target_s        bigint      NOT NULL,
+    resolution_stopped_at      timestamptz,
+    -- The next warning threshold or due time of a running clock (what the SLA monitor waits for).
+    next_deadline_at           timestamptz,
+    last_tx                    bigint      NOT NULL,
+    last_position              bigint      NOT NULL,
+    PRIMARY KEY (generation, ticket_id)
+);
+
+CREATE INDEX rm_sla_clocks_due_idx ON rm_sla_clocks (generation, resolution_due_at)
+    WHERE resolution_state = 'running';
+CREATE INDEX rm_sla_clocks_deadline_idx ON rm_sla_clocks (generation, next_deadline_at)
+    WHERE next_deadline_at IS NOT NULL;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'itsm_app') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE ON rm_sla_config, rm_sla_clocks TO itsm_app;
+    END IF;
+END $$;

@@ -1,0 +1,468 @@
+//! The SLA clock projection (issue 4 §3, ADR 0008): folds configuration events (calendars, SLA
+//! policies, services) and ticket events in cursor order with `domain::sla`, so each clock is
+//! computed with the configuration valid when its events happened, from event timestamps only.
+//! A rebuild gives identical clocks.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use command_service::codec;
+use domain::calendar::{BusinessCalendar, CalendarDefinition};
+use domain::config::sla::SlaPolicyDefinition;
+use domain::config::Kind;
+use domain::sla::{Clock, ClockState, Metric, SlaConfiguration, TicketClocks};
+use event_store::crypto::PersonalDataVault;
+use event_store::RecordedEvent;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::runner::{ApplyError, Projection};
+
+/// Name of the projection.
+pub const SLA: &str = "sla";
+/// Version of this projection's code (raise it when the fold or the tables change).
+pub const VERSION: i32 = 1;
+
+/// The configuration the clocks depend on, as the projection has seen it so far.
+#[derive(Debug, Default)]
+pub struct ProjectedConfig {
+    /// Active services → their policy.
+    services: HashMap<String, String>,
+    /// Active policies, current version.
+    policies: HashMap<String, (u64, SlaPolicyDefinition)>,
+    /// Every version of every calendar, and the current (active) one.
+    calendars: HashMap<String, BTreeMap<u64, BusinessCalendar>>,
+    current_calendar: HashMap<String, u64>,
+}
+
+impl SlaConfiguration for ProjectedConfig {
+    fn policy_of_service(&self, service: &str) -> Option<String> {
+        self.services.get(service).cloned()
+    }
+
+    fn policy(&self, name: &str) -> Option<(u64, &SlaPolicyDefinition)> {
+        self.policies
+            .get(name)
+            .map(|(version, policy)| (*version, policy))
+    }
+
+    fn calendar(&self, name: &str) -> Option<(u64, &BusinessCalendar)> {
+        let version = *self.current_calendar.get(name)?;
+        Some((version, self.calendar_at(name, version)?))
+    }
+
+    fn calendar_at(&self, name: &str, version: u64) -> Option<&BusinessCalendar> {
+        self.calendars.get(name)?.get(&version)
+    }
+}
+
+impl ProjectedConfig {
+    /// The configuration of `generation` as stored so far.
+    pub async fn load(connection: &mut PgConnection, generation: i32) -> Result<Self, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT kind, name, version, definition, retired FROM rm_sla_config \
+             WHERE generation = $1 ORDER BY kind, name, version",
+        )
+        .bind(generation)
+        .fetch_all(connection)
+        .await?;
+        let mut config = ProjectedConfig::default();
+        for row in rows {
+            let kind: String = row.try_get("kind")?;
+            config.apply(
+                &kind,
+                row.try_get("name")?,
+                row.try_get::<i64, _>("version")? as u64,
+                row.try_get("definition")?,
+                row.try_get("retired")?,
+            );
+        }
+        Ok(config)
+    }
+
+    /// One more version of an item. A definition that does not parse (it was validated when
+    /// stored, so only a future format could) leaves the item as it was.
+    fn apply(
+        &mut self,
+        kind: &str,
+        name: String,
+        version: u64,
+        definition: Option<Value>,
+        retired: bool,
+    ) {
+        match kind {
+            "service" => {
+                let policy = definition
+                    .as_ref()
+                    .and_then(|definition| definition.get("sla_policy"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                match (retired, policy) {
+                    (false, Some(policy)) => {
+                        self.services.insert(name, policy);
+                    }
+                    _ => {
+                        self.services.remove(&name);
+                    }
+                }
+            }
+            "sla_policy" => {
+                let policy = definition.and_then(|definition| {
+                    serde_json::from_value::<SlaPolicyDefinition>(definition).ok()
+                });
+                match (retired, policy) {
+                    (false, Some(policy)) => {
+                        self.policies.insert(name, (version, policy));
+                    }
+                    _ => {
+                        self.policies.remove(&name);
+                    }
+                }
+            }
+            "calendar" => {
+                if retired {
+                    self.current_calendar.remove(&name);
+                    return;
+                }
+                let calendar = definition
+                    .and_then(|definition| {
+                        serde_json::from_value::<CalendarDefinition>(definition).ok()
+                    })
+                    .and_then(|definition| BusinessCalendar::new(&definition).ok());
+                if let Some(calendar) = calendar {
+                    self.calendars
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(version, calendar);
+                    self.current_calendar.insert(name, version);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A configuration event's row.
+#[derive(Debug, Serialize)]
+struct ConfigRow {
+    kind: &'static str,
+    name: String,
+    version: i64,
+    definition: Option<Value>,
+    retired: bool,
+}
+
+/// A clock row as written.
+#[derive(Debug, Serialize)]
+struct ClockRow {
+    ticket_id: Uuid,
+    version: i64,
+    policy: String,
+    clocks: Value,
+    first_response_state: String,
+    first_response_due_at: Option<DateTime<Utc>>,
+    first_response_elapsed_s: i64,
+    first_response_target_s: i64,
+    resolution_state: String,
+    resolution_due_at: Option<DateTime<Utc>>,
+    resolution_elapsed_s: i64,
+    resolution_target_s: i64,
+    resolution_stopped_at: Option<DateTime<Utc>>,
+    next_deadline_at: Option<DateTime<Utc>>,
+    last_tx: i64,
+    last_position: i64,
+}
+
+fn state_name(state: ClockState) -> String {
+    match state {
+        ClockState::Running => "running",
+        ClockState::Paused => "paused",
+        ClockState::Met => "met",
+        ClockState::Stopped => "stopped",
+    }
+    .to_owned()
+}
+
+impl ClockRow {
+    fn new(
+        ticket_id: Uuid,
+        version: i64,
+        clocks: &TicketClocks,
+        at: DateTime<Utc>,
+        cursor: (i64, i64),
+        config: &ProjectedConfig,
+    ) -> Option<ClockRow> {
+        let clock = |metric| {
+            clocks
+                .clocks
+                .iter()
+                .find(|clock: &&Clock| clock.metric == metric)
+        };
+        let (first, resolution) = (clock(Metric::FirstResponse)?, clock(Metric::Resolution)?);
+        let next_deadline_at = clocks
+            .clocks
+            .iter()
+            .filter(|clock| clock.state == ClockState::Running)
+            .flat_map(|clock| {
+                let mut instants: Vec<DateTime<Utc>> = clock
+                    .warnings_at(config)
+                    .into_iter()
+                    .map(|(_, at)| at)
+                    .collect();
+                instants.extend(clock.due_at(config));
+                instants
+            })
+            .filter(|deadline| *deadline > at)
+            .min();
+        Some(ClockRow {
+            ticket_id,
+            version,
+            policy: resolution.policy.clone(),
+            clocks: serde_json::to_value(clocks).unwrap_or(Value::Null),
+            first_response_state: state_name(first.state),
+            first_response_due_at: first.due_at(config),
+            first_response_elapsed_s: first.elapsed_seconds,
+            first_response_target_s: first.target_seconds(),
+            resolution_state: state_name(resolution.state),
+            resolution_due_at: resolution.due_at(config),
+            resolution_elapsed_s: resolution.elapsed_seconds,
+            resolution_target_s: resolution.target_seconds(),
+            resolution_stopped_at: resolution.stopped_at,
+            next_deadline_at,
+            last_tx: cursor.0,
+            last_position: cursor.1,
+        })
+    }
+}
+
+const INSERT_CONFIG: &str = "\
+INSERT INTO rm_sla_config (generation, kind, name, version, definition, retired)
+SELECT $1, r.kind, r.name, r.version, r.definition, r.retired
+FROM jsonb_to_recordset($2) AS r(kind text, name text, version bigint, definition jsonb,
+    retired boolean)
+ON CONFLICT DO NOTHING";
+
+const UPSERT_CLOCKS: &str = "\
+INSERT INTO rm_sla_clocks (generation, ticket_id, version, policy, clocks, first_response_state,
+    first_response_due_at, first_response_elapsed_s, first_response_target_s, resolution_state,
+    resolution_due_at, resolution_elapsed_s, resolution_target_s, resolution_stopped_at,
+    next_deadline_at, last_tx, last_position)
+SELECT $1, r.ticket_id, r.version, r.policy, r.clocks, r.first_response_state,
+    r.first_response_due_at, r.first_response_elapsed_s, r.first_response_target_s,
+    r.resolution_state, r.resolution_due_at, r.resolution_elapsed_s, r.resolution_target_s,
+    r.resolution_stopped_at, r.next_deadline_at, r.last_tx, r.last_position
+FROM jsonb_to_recordset($2) AS r(ticket_id uuid, version bigint, policy text, clocks jsonb,
+    first_response_state text, first_response_due_at timestamptz, first_response_elapsed_s bigint,
+    first_response_target_s bigint, resolution_state text, resolution_due_at timestamptz,
+    resolution_elapsed_s bigint, resolution_target_s bigint, resolution_stopped_at timestamptz,
+    next_deadline_at timestamptz, last_tx bigint, last_position bigint)
+ON CONFLICT (generation, ticket_id) DO UPDATE SET
+    (version, policy, clocks, first_response_state, first_response_due_at,
+     first_response_elapsed_s, first_response_target_s, resolution_state, resolution_due_at,
+     resolution_elapsed_s, resolution_target_s, resolution_stopped_at, next_deadline_at,
+     last_tx, last_position)
+  = (EXCLUDED.version, EXCLUDED.policy, EXCLUDED.clocks, EXCLUDED.first_response_state,
+     EXCLUDED.first_response_due_at, EXCLUDED.first_response_elapsed_s,
+     EXCLUDED.first_response_target_s, EXCLUDED.resolution_state, EXCLUDED.resolution_due_at,
+     EXCLUDED.resolution_elapsed_s, EXCLUDED.resolution_target_s, EXCLUDED.resolution_stopped_at,
+     EXCLUDED.next_deadline_at, EXCLUDED.last_tx, EXCLUDED.last_position)
+WHERE rm_sla_clocks.version < EXCLUDED.version";
+
+/// The SLA clock projection.
+#[derive(Debug)]
+pub struct SlaProjection {
+    pool: PgPool,
+    vault: PersonalDataVault,
+}
+
+impl SlaProjection {
+    /// The projection; `pool` reads the keys that decode ticket events.
+    pub fn new(pool: PgPool, vault: PersonalDataVault) -> SlaProjection {
+        SlaProjection { pool, vault }
+    }
+}
+
+fn config_kind(stream_type: &str) -> Option<&'static str> {
+    match Kind::from_stream_type(stream_type)? {
+        Kind::Calendar => Some("calendar"),
+        Kind::SlaPolicy => Some("sla_policy"),
+        Kind::Service => Some("service"),
+        Kind::Queue | Kind::Category => None,
+    }
+}
+
+#[async_trait]
+impl Projection for SlaProjection {
+    fn name(&self) -> &'static str {
+        SLA
+    }
+
+    fn version(&self) -> i32 {
+        VERSION
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut PgConnection,
+        generation: i32,
+        events: &[RecordedEvent],
+    ) -> Result<(), ApplyError> {
+        let relevant: Vec<&RecordedEvent> = events
+            .iter()
+            .filter(|event| {
+                event.stream_type == codec::STREAM_TYPE || config_kind(&event.stream_type).is_some()
+            })
+            .collect();
+        if relevant.is_empty() {
+            return Ok(());
+        }
+        let first = events[0].global_position;
+        // Decode (and decrypt) before the first statement of the transaction.
+        let mut decoded = Vec::with_capacity(relevant.len());
+        for stored in &relevant {
+            if stored.stream_type != codec::STREAM_TYPE {
+                decoded.push(None);
+                continue;
+            }
+            let event = codec::decode(&self.pool, &self.vault, stored)
+                .await
+                .map_err(|error| match error {
+                    event_store::StoreError::Database(error) => ApplyError::Transient(error),
+                    other => ApplyError::Poison {
+                        position: stored.global_position,
+                        reason: other.to_string(),
+                    },
+                })?;
+            decoded.push(Some(event));
+        }
+        let write = |error| ApplyError::from_database(error, first);
+        let mut config = ProjectedConfig::load(&mut *connection, generation)
+            .await
+            .map_err(write)?;
+        let mut ids: Vec<Uuid> = relevant
+            .iter()
+            .filter(|event| event.stream_type == codec::STREAM_TYPE)
+            .map(|event| event.stream_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut clocks: HashMap<Uuid, (i64, TicketClocks)> = HashMap::with_capacity(ids.len());
+        for row in sqlx::query(
+            "SELECT ticket_id, version, clocks FROM rm_sla_clocks \
+             WHERE generation = $1 AND ticket_id = ANY($2)",
+        )
+        .bind(generation)
+        .bind(&ids)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(write)?
+        {
+            let ticket: Uuid = row.try_get("ticket_id").map_err(write)?;
+            let value: Value = row.try_get("clocks").map_err(write)?;
+            let state: TicketClocks =
+                serde_json::from_value(value).map_err(|error| ApplyError::Poison {
+                    position: first,
+                    reason: format!("stored clocks do not decode: {error}"),
+                })?;
+            clocks.insert(ticket, (row.try_get("version").map_err(write)?, state));
+        }
+        let mut config_rows = Vec::new();
+        let mut changed: BTreeMap<Uuid, ClockRow> = BTreeMap::new();
+        for (stored, event) in relevant.iter().zip(decoded) {
+            let Some(event) = event else {
+                let kind = config_kind(&stored.stream_type).expect("filtered above");
+                let retired = stored.event_type.ends_with(".retired");
+                let name = stored
+                    .payload
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let definition = stored.payload.get("definition").cloned();
+                let version = stored.stream_version;
+                config.apply(kind, name.clone(), version, definition.clone(), retired);
+                config_rows.push(ConfigRow {
+                    kind,
+                    name,
+                    version: version as i64,
+                    definition,
+                    retired,
+                });
+                continue;
+            };
+            let version = stored.stream_version as i64;
+            let (applied, state) = clocks
+                .entry(stored.stream_id)
+                .or_insert_with(|| (0, TicketClocks::default()));
+            if *applied >= version {
+                continue; // a replay
+            }
+            *applied = version;
+            let at = stored.metadata.occurred_at;
+            state.apply(&event, at, &config);
+            if let Some(row) = ClockRow::new(
+                stored.stream_id,
+                version,
+                state,
+                at,
+                (stored.transaction_id, stored.global_position),
+                &config,
+            ) {
+                changed.insert(stored.stream_id, row);
+            }
+        }
+        if !config_rows.is_empty() {
+            sqlx::query(INSERT_CONFIG)
+                .bind(generation)
+                .bind(sqlx::types::Json(&config_rows))
+                .execute(&mut *connection)
+                .await
+                .map_err(write)?;
+        }
+        if !changed.is_empty() {
+            let rows: Vec<&ClockRow> = changed.values().collect();
+            sqlx::query(UPSERT_CLOCKS)
+                .bind(generation)
+                .bind(sqlx::types::Json(&rows))
+                .execute(&mut *connection)
+                .await
+                .map_err(write)?;
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, pool: &PgPool, generation: i32, limit: i64) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM rm_sla_clocks WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_sla_clocks WHERE generation = $1 LIMIT $2))",
+            "DELETE FROM rm_sla_config WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_sla_config WHERE generation = $1 LIMIT $2))",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(generation)
+                .bind(limit)
+                .execute(pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
+    }
+
+    async fn digest(&self, pool: &PgPool, generation: i32) -> Result<String, sqlx::Error> {
+        digest(pool, generation).await
+    }
+}
+
+/// A digest of every SLA row of `generation` (every column but `generation`, in key order).
+pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT md5(concat_ws('|', \
+           (SELECT string_agg(md5((to_jsonb(c) - 'generation')::text), ',' ORDER BY ticket_id) FROM rm_sla_clocks c WHERE generation = $1), \
+           (SELECT string_agg(md5((to_jsonb(k) - 'generation')::text), ',' ORDER BY kind, name, version) FROM rm_sla_config k WHERE generation = $1)))",
+    )
+    .bind(generation)
+    .fetch_one(pool)
+    .await
+}
