@@ -49,3 +49,43 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON rm_sla_config, rm_sla_clocks TO itsm_app;
     END IF;
 END $$;
+
+-- SLA compliance per month (of opening, Europe/Berlin), service, queue and metric. A clock counts
+-- as breached when it was met late, is paused with more than its target used, or runs past its
+-- due time now.
+CREATE VIEW reporting.sla_clocks AS
+SELECT c.ticket_id, c.policy, v.metric, v.state, v.elapsed_seconds, v.target_seconds, v.due_at,
+       (v.state = 'met' AND v.elapsed_seconds > v.target_seconds)
+         OR (v.state = 'paused' AND v.elapsed_seconds > v.target_seconds)
+         OR (v.state = 'running' AND v.due_at < now()) AS breached
+FROM rm_sla_clocks c
+JOIN projections p ON p.name = 'sla' AND c.generation = p.active_generation
+CROSS JOIN LATERAL (VALUES
+    ('first_response', c.first_response_state, c.first_response_elapsed_s,
+     c.first_response_target_s, c.first_response_due_at),
+    ('resolution', c.resolution_state, c.resolution_elapsed_s, c.resolution_target_s,
+     c.resolution_due_at)
+) AS v(metric, state, elapsed_seconds, target_seconds, due_at);
+
+CREATE VIEW reporting.sla_compliance AS
+SELECT to_char(t.opened_at AT TIME ZONE 'Europe/Berlin', 'YYYY-MM') AS month,
+       t.service_id AS service, t.queue, s.metric,
+       count(*) FILTER (WHERE s.state = 'met') AS met,
+       count(*) FILTER (WHERE s.state = 'met' AND NOT s.breached) AS met_in_time,
+       count(*) FILTER (WHERE s.breached) AS breached,
+       round(100.0 * count(*) FILTER (WHERE s.state = 'met' AND NOT s.breached)
+             / NULLIF(count(*) FILTER (WHERE s.state = 'met' OR s.breached), 0), 1)::float8
+         AS compliance_percent
+FROM reporting.sla_clocks s
+JOIN reporting.tickets t USING (ticket_id)
+GROUP BY 1, 2, 3, 4;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'itsm_reporting') THEN
+        GRANT SELECT ON reporting.sla_clocks, reporting.sla_compliance TO itsm_reporting;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'itsm_app') THEN
+        GRANT SELECT ON reporting.sla_clocks, reporting.sla_compliance TO itsm_app;
+    END IF;
+END $$;

@@ -19,6 +19,7 @@ pub mod openapi;
 mod queues;
 mod read_model;
 mod search;
+pub mod sla;
 mod view;
 mod worklist;
 
@@ -134,6 +135,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/tickets", get(worklist::list))
         .route("/api/v1/tickets/{ticket}", get(view::show))
         .route("/api/v1/tickets/{ticket}/history", get(history::show))
+        .route("/api/v1/tickets/{ticket}/sla", get(sla::show))
+        .route("/api/v1/reports/sla-compliance", get(sla::compliance))
         .route("/api/v1/queues", get(queues::show))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/events/stream", get(live::stream))

@@ -10,6 +10,9 @@ use crate::live::{self, TicketChange};
 use crate::queues::{self, QueueCounts, QueueOverview, StatusCounts};
 use crate::read_model::TicketSummary;
 use crate::search::{self, SearchHit, SearchResults};
+use crate::sla::{
+    self, ClockView, ComplianceRow, SegmentView, SlaView, TargetChangeView, ThresholdView,
+};
 use crate::view::{
     self, ArticleView, LinkView, MergeTarget, RelatedTicket, RequesterView, TicketView,
 };
@@ -30,6 +33,8 @@ use crate::worklist::{self, WorklistPage};
         queues::show,
         search::search,
         live::stream,
+        sla::show,
+        sla::compliance,
         audit::verify,
         audit::export,
     ),
@@ -51,6 +56,12 @@ use crate::worklist::{self, WorklistPage};
         SearchResults,
         SearchHit,
         TicketChange,
+        SlaView,
+        ClockView,
+        SegmentView,
+        ThresholdView,
+        TargetChangeView,
+        ComplianceRow,
         TicketAsOfView,
         LastEventView,
         TicketVerification,
@@ -62,6 +73,7 @@ use crate::worklist::{self, WorklistPage};
         (name = "queues", description = "Open tickets per queue"),
         (name = "search", description = "Full-text search"),
         (name = "live", description = "Live updates (Server-Sent Events)"),
+        (name = "reports", description = "Statistics from the projections (agents, supervisors, auditors)"),
         (name = "audit", description = "Auditors and administrators: past state, verification, export (every use is recorded)"),
     )
 )]

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod invariants;
 mod read_side;
+mod sla;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

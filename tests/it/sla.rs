@@ -1,0 +1,237 @@
+//! SLA end to end through `itsm serve`: an administrator defines a calendar and the default
+//! policy over HTTP; a ticket's clocks run, pause while it waits for the requester, and are met;
+//! the explanation and the compliance report show it.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::{itsm_command, stdout, Installation};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start(installation: &Installation) -> Server {
+    let child = itsm_command(&["serve"], Some(&installation.config))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/readyz", installation.base_url()))
+        .await
+        .map(|response| !response.status().is_success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "itsm serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server(child)
+}
+
+/// Reads the SLA view until `done` holds for it (the SLA projection trails the command).
+async fn sla_until(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let view: Value = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&view) {
+            return view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SLA view never got there: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
+    let installation = Installation::new().await;
+    let issue = |user: &str, role: &str| {
+        stdout(&installation.itsm(&["token", "issue", "--user", user, "--role", role]))
+            .trim()
+            .to_owned()
+    };
+    let (admin, agent) = (issue("admin", "admin"), issue("k.meier", "agent"));
+    let _server = start(&installation).await;
+    let base = installation.base_url();
+    let client = reqwest::Client::new();
+    let day = json!(["00:00-24:00"]);
+    for (path, body) in [
+        (
+            "calendars/immer",
+            json!({"weekly_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day}}),
+        ),
+        (
+            "sla-policies/default",
+            json!({"title": "Standard", "calendar": "immer", "targets": [
+                {"first_response_minutes": 60, "resolution_minutes": 480}]}),
+        ),
+    ] {
+        let reply = client
+            .put(format!("{base}/api/v1/config/{path}"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            201,
+            "{path}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+
+    let opened: Value = client
+        .post(format!("{base}/api/v1/tickets"))
+        .bearer_auth(&agent)
+        .json(
+            &json!({"type": "incident", "title": "Scanner im Einwohnermeldeamt defekt",
+            "requester": {"name": "Erika Mustermann"}, "impact": "medium", "urgency": "medium",
+            "queue": "first-level"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let number = opened["number"].as_str().unwrap().to_owned();
+    let url = format!("{base}/api/v1/tickets/{number}/sla");
+    let running = sla_until(&client, &url, &agent, |view| {
+        view["clocks"]
+            .as_array()
+            .is_some_and(|clocks| clocks.len() == 2)
+    })
+    .await;
+    let resolution = &running["clocks"][1];
+    assert_eq!(resolution["metric"], "resolution");
+    assert_eq!(resolution["state"], "running");
+    assert_eq!(resolution["target_minutes"], 480);
+    assert_eq!(resolution["policy"], "default");
+    assert_eq!(resolution["segments"][0]["cause"], "opened");
+    assert_eq!(resolution["segments"][0]["calendar"], "immer");
+    assert_eq!(
+        resolution["thresholds"],
+        json!([
+            {"percent": 75, "at": resolution["thresholds"][0]["at"], "reached": false},
+            {"percent": 90, "at": resolution["thresholds"][1]["at"], "reached": false},
+        ])
+    );
+    assert!(resolution["due_at"].is_string());
+
+    let command = |body: Value| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/tickets/{number}/commands");
+        let agent = agent.clone();
+        async move {
+            let reply = client
+                .post(url)
+                .bearer_auth(agent)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                reply.status(),
+                200,
+                "{body}: {}",
+                reply.text().await.unwrap()
+            );
+        }
+    };
+    command(json!({"type": "assign", "assignee": "k.meier"})).await;
+    command(json!({"type": "set_pending", "reason": "waiting_for_requester"})).await;
+    let paused = sla_until(&client, &url, &agent, |view| {
+        view["clocks"][1]["state"] == "paused"
+    })
+    .await;
+    assert_eq!(paused["clocks"][0]["state"], "paused");
+    assert!(
+        paused["clocks"][1]["due_at"].is_null(),
+        "no due time while paused"
+    );
+    let segments = paused["clocks"][1]["segments"].as_array().unwrap();
+    assert_eq!(
+        segments.last().unwrap()["cause"],
+        "pending:waiting_for_requester"
+    );
+    command(json!({"type": "start_work"})).await;
+    command(json!({"type": "add_reply", "body": "Der Scanner ist getauscht."})).await;
+    command(json!({"type": "resolve", "code": "fixed", "text": "Gerät getauscht"})).await;
+    let met = sla_until(&client, &url, &agent, |view| {
+        view["clocks"][1]["state"] == "met"
+    })
+    .await;
+    assert_eq!(met["clocks"][0]["state"], "met");
+    let causes: Vec<&str> = met["clocks"][1]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|segment| segment["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        causes,
+        ["opened", "pending:waiting_for_requester", "resumed"]
+    );
+
+    let report: Value = client
+        .get(format!("{base}/api/v1/reports/sla-compliance"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{report}");
+    for row in rows {
+        assert_eq!(
+            (row["met"].as_i64(), row["met_in_time"].as_i64()),
+            (Some(1), Some(1)),
+            "{row}"
+        );
+        assert_eq!(row["compliance_percent"], 100.0);
+        assert_eq!(row["queue"], "first-level");
+    }
+    let requester = issue("e.mustermann", "requester");
+    let refused = client
+        .get(format!("{base}/api/v1/reports/sla-compliance"))
+        .bearer_auth(&requester)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let bad = client
+        .get(format!(
+            "{base}/api/v1/reports/sla-compliance?month=2026-13"
+        ))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
