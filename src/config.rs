@@ -37,6 +37,7 @@ CONFIGURATION
              lease_ttl_ms      takeover after a worker died   (default 5000)
              poll_interval_ms  look for events this often     (default 100)
              audit_checkpoint_interval_s  sign a store checkpoint this often (default 300)
+             sla_monitor_interval_ms  record SLA warnings/breaches this often (default 1000)
   [query]    consistency_wait_ms  wait for ?after=<token>     (default 5000)
              page_size_max     largest page of a list         (default 200)
   [crypto]   master_key        base64 of 32 random bytes; wraps the per-person keys
@@ -154,6 +155,8 @@ pub struct ProjectorConfig {
     pub poll_interval_ms: u64,
     /// How often the projector signs a store-wide audit checkpoint over the new events.
     pub audit_checkpoint_interval_s: u64,
+    /// How often the SLA monitor looks for warnings and breaches that have come.
+    pub sla_monitor_interval_ms: u64,
 }
 
 impl Default for ProjectorConfig {
@@ -163,6 +166,7 @@ impl Default for ProjectorConfig {
             lease_ttl_ms: 5_000,
             poll_interval_ms: 100,
             audit_checkpoint_interval_s: 300,
+            sla_monitor_interval_ms: 1_000,
         }
     }
 }
@@ -254,6 +258,10 @@ impl Config {
         anyhow::ensure!(
             projector.poll_interval_ms >= 1 && projector.poll_interval_ms < projector.lease_ttl_ms,
             "projector.poll_interval_ms must be at least 1 and below projector.lease_ttl_ms"
+        );
+        anyhow::ensure!(
+            projector.sla_monitor_interval_ms >= 10,
+            "projector.sla_monitor_interval_ms must be at least 10"
         );
         anyhow::ensure!(
             projector.audit_checkpoint_interval_s >= 1,

@@ -199,6 +199,18 @@ pub async fn serve(
         let (wake_sla, sla_stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move { sla.run(wake_sla, sla_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
+        let monitor_tickets = Arc::new(command_service::tickets::TicketService::new(
+            pool.clone(),
+            PersonalDataVault::new(&master_key),
+            config.ticket.clone(),
+            Arc::new(command_service::metrics::Metrics::default()),
+        ));
+        tasks.spawn(projector::sla_monitor::run(
+            monitor_tickets,
+            pool.clone(),
+            Duration::from_millis(config.projector.sla_monitor_interval_ms),
+            stopped.clone(),
+        ));
         let audit_metrics = AuditMetrics::default();
         audit_metrics.register(&mut registry);
         tasks.spawn(checkpoint_periodically(

@@ -89,6 +89,20 @@ pub struct Clock {
     /// When it was met or stopped.
     pub stopped_at: Option<DateTime<Utc>>,
     pub target_changes: Vec<TargetChange>,
+    /// Warning thresholds the SLA monitor recorded on the ticket (since the last restart).
+    #[serde(default)]
+    pub warnings_recorded: Vec<u8>,
+    /// Whether the SLA monitor recorded the breach.
+    #[serde(default)]
+    pub breach_recorded: bool,
+}
+
+/// Something the SLA monitor records when its instant has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Deadline {
+    Warning { percent: u8 },
+    Breach,
 }
 
 /// What the clocks need from the configuration: policies and calendars by name and version.
@@ -221,6 +235,28 @@ impl Clock {
             .collect()
     }
 
+    /// The warnings and the breach not yet recorded, with their instants, while running:
+    /// what the SLA monitor waits for.
+    pub fn pending_deadlines(
+        &self,
+        config: &dyn SlaConfiguration,
+    ) -> Vec<(DateTime<Utc>, Deadline)> {
+        if self.state != ClockState::Running {
+            return Vec::new();
+        }
+        let mut deadlines: Vec<(DateTime<Utc>, Deadline)> = self
+            .warnings_at(config)
+            .into_iter()
+            .filter(|(percent, _)| !self.warnings_recorded.contains(percent))
+            .map(|(percent, at)| (at, Deadline::Warning { percent }))
+            .collect();
+        if !self.breach_recorded {
+            deadlines.extend(self.due_at(config).map(|at| (at, Deadline::Breach)));
+        }
+        deadlines.sort_by_key(|(at, _)| *at);
+        deadlines
+    }
+
     /// Whether the clock is breached as read at `now`: met or stopped late, or running (or
     /// paused) with more than its target used.
     pub fn breached_at(&self, now: DateTime<Utc>, config: &dyn SlaConfiguration) -> bool {
@@ -272,6 +308,8 @@ impl TicketClocks {
                         elapsed_seconds: 0,
                         stopped_at: None,
                         target_changes: Vec::new(),
+                        warnings_recorded: Vec::new(),
+                        breach_recorded: false,
                     };
                     clock.open(at, true, "opened".to_owned(), config);
                     self.clocks.push(clock);
@@ -318,6 +356,8 @@ impl TicketClocks {
                     if clock.state == ClockState::Met {
                         if restart {
                             clock.elapsed_seconds = 0;
+                            clock.warnings_recorded.clear();
+                            clock.breach_recorded = false;
                         }
                         clock.stopped_at = None;
                         let cause = if restart {
@@ -336,6 +376,20 @@ impl TicketClocks {
             TicketEvent::PriorityChanged { priority, .. } => {
                 self.priority = Some(*priority);
                 self.retarget(at, config);
+            }
+            TicketEvent::SlaWarningReached {
+                metric, percent, ..
+            } => {
+                if let Some(clock) = self.clock_mut(*metric) {
+                    if !clock.warnings_recorded.contains(percent) {
+                        clock.warnings_recorded.push(*percent);
+                    }
+                }
+            }
+            TicketEvent::SlaBreached { metric, .. } => {
+                if let Some(clock) = self.clock_mut(*metric) {
+                    clock.breach_recorded = true;
+                }
             }
             _ => {}
         }

@@ -13,6 +13,7 @@ pub mod relay;
 pub mod runner;
 pub mod search;
 pub mod sla;
+pub mod sla_monitor;
 pub mod status;
 pub mod tickets;
 

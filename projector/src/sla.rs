@@ -191,7 +191,6 @@ impl ClockRow {
         ticket_id: Uuid,
         version: i64,
         clocks: &TicketClocks,
-        at: DateTime<Utc>,
         cursor: (i64, i64),
         config: &ProjectedConfig,
     ) -> Option<ClockRow> {
@@ -202,20 +201,12 @@ impl ClockRow {
                 .find(|clock: &&Clock| clock.metric == metric)
         };
         let (first, resolution) = (clock(Metric::FirstResponse)?, clock(Metric::Resolution)?);
+        // Unrecorded deadlines, past ones included: the monitor has yet to record them.
         let next_deadline_at = clocks
             .clocks
             .iter()
-            .filter(|clock| clock.state == ClockState::Running)
-            .flat_map(|clock| {
-                let mut instants: Vec<DateTime<Utc>> = clock
-                    .warnings_at(config)
-                    .into_iter()
-                    .map(|(_, at)| at)
-                    .collect();
-                instants.extend(clock.due_at(config));
-                instants
-            })
-            .filter(|deadline| *deadline > at)
+            .flat_map(|clock| clock.pending_deadlines(config))
+            .map(|(deadline, _)| deadline)
             .min();
         Some(ClockRow {
             ticket_id,
@@ -407,7 +398,6 @@ impl Projection for SlaProjection {
                 stored.stream_id,
                 version,
                 state,
-                at,
                 (stored.transaction_id, stored.global_position),
                 &config,
             ) {

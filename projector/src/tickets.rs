@@ -295,6 +295,25 @@ pub fn fold(
             }));
             effects.link = Some((key, false));
         }
+        TicketEvent::SlaWarningReached {
+            metric,
+            percent,
+            reached_at,
+            policy,
+        } => extra_changes.push(json!({
+            "field": format!("sla.{}", metric.name()),
+            "from": null,
+            "to": {"warning_percent": percent, "reached_at": as_stored(*reached_at), "policy": policy},
+        })),
+        TicketEvent::SlaBreached {
+            metric,
+            due_at,
+            policy,
+        } => extra_changes.push(json!({
+            "field": format!("sla.{}", metric.name()),
+            "from": null,
+            "to": {"breached": true, "due_at": as_stored(*due_at), "policy": policy},
+        })),
     }
     row.version = version;
     row.updated_at = at;

@@ -264,3 +264,27 @@ async fn bad_configuration_is_refused_by_name_and_appends_nothing() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "config_not_found");
 }
+
+#[tokio::test]
+async fn sla_records_are_the_monitors_alone_and_cannot_be_sent_over_http() {
+    let app = spawn_app().await;
+    let ticket = app.open_ticket().await;
+    for body in [
+        json!({"type": "record_sla_breach", "metric": "resolution", "due_at": "2026-11-23T10:00:00Z", "policy": "standard"}),
+        json!({"type": "record_sla_warning", "metric": "resolution", "percent": 75, "reached_at": "2026-11-23T10:00:00Z", "policy": "standard"}),
+    ] {
+        let admin = app.token("admin").await;
+        let reply = app
+            .reject(with_token(
+                app.command_request(&ticket.id.to_string(), &body, None),
+                &admin,
+            ))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.text
+        );
+    }
+}

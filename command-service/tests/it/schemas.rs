@@ -183,6 +183,21 @@ fn sample(event_type: &str) -> TicketEvent {
             link_type: LinkType::RelatesTo,
             target: ticket(0x0193_5e19_4f00_7a3b_b1c2_0d9e_6a5f_7788),
         },
+        "ticket.sla_warning_reached" => TicketEvent::SlaWarningReached {
+            metric: domain::sla::Metric::Resolution,
+            percent: 75,
+            reached_at: chrono::DateTime::parse_from_rfc3339("2026-11-24T10:15:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            policy: "standard".into(),
+        },
+        "ticket.sla_breached" => TicketEvent::SlaBreached {
+            metric: domain::sla::Metric::FirstResponse,
+            due_at: chrono::DateTime::parse_from_rfc3339("2026-11-23T15:30:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            policy: "standard".into(),
+        },
         unknown => panic!("no sample event for {unknown}: add one here and a fixture"),
     }
 }

@@ -183,6 +183,24 @@ pub enum TicketCommand {
         /// The other ticket.
         target: TicketId,
     },
+    /// The SLA monitor records that a clock used a warning share of its target. Never from
+    /// HTTP: only the monitor builds it.
+    #[serde(skip_deserializing)]
+    RecordSlaWarning {
+        metric: crate::sla::Metric,
+        percent: u8,
+        /// When the share was used up (from the clock, not the monitor's wall clock).
+        reached_at: DateTime<Utc>,
+        policy: String,
+    },
+    /// The SLA monitor records that a clock ran past its target. Never from HTTP.
+    #[serde(skip_deserializing)]
+    RecordSlaBreach {
+        metric: crate::sla::Metric,
+        /// When the target was used up.
+        due_at: DateTime<Utc>,
+        policy: String,
+    },
 }
 
 impl TicketCommand {
@@ -206,6 +224,8 @@ impl TicketCommand {
             Self::SetTags { .. } => "set_tags",
             Self::Link { .. } => "link",
             Self::Unlink { .. } => "unlink",
+            Self::RecordSlaWarning { .. } => "record_sla_warning",
+            Self::RecordSlaBreach { .. } => "record_sla_breach",
         }
     }
 }

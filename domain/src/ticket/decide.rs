@@ -101,6 +101,26 @@ fn decide_on_opened(
         TicketCommand::SetTags { tags } => set_tags(ticket, tags),
         TicketCommand::Link { link_type, target } => link(ticket, Link { link_type, target }),
         TicketCommand::Unlink { link_type, target } => unlink(ticket, Link { link_type, target }),
+        TicketCommand::RecordSlaWarning {
+            metric,
+            percent,
+            reached_at,
+            policy,
+        } => Ok(vec![TicketEvent::SlaWarningReached {
+            metric,
+            percent,
+            reached_at,
+            policy,
+        }]),
+        TicketCommand::RecordSlaBreach {
+            metric,
+            due_at,
+            policy,
+        } => Ok(vec![TicketEvent::SlaBreached {
+            metric,
+            due_at,
+            policy,
+        }]),
     }
 }
 

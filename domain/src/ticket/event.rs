@@ -170,6 +170,28 @@ pub enum TicketEvent {
         /// The other ticket.
         target: TicketId,
     },
+    /// An SLA clock used a warning share of its target (recorded by the SLA monitor).
+    #[serde(rename = "ticket.sla_warning_reached")]
+    SlaWarningReached {
+        /// first_response or resolution.
+        metric: crate::sla::Metric,
+        /// The share of the target, in percent.
+        percent: u8,
+        /// When the share was used up.
+        reached_at: DateTime<Utc>,
+        /// The policy the clock runs under.
+        policy: String,
+    },
+    /// An SLA clock ran past its target (recorded by the SLA monitor).
+    #[serde(rename = "ticket.sla_breached")]
+    SlaBreached {
+        /// first_response or resolution.
+        metric: crate::sla::Metric,
+        /// When the target was used up.
+        due_at: DateTime<Utc>,
+        /// The policy the clock runs under.
+        policy: String,
+    },
 }
 
 impl TicketEvent {
@@ -190,6 +212,8 @@ impl TicketEvent {
         "ticket.tags_changed",
         "ticket.linked",
         "ticket.unlinked",
+        "ticket.sla_warning_reached",
+        "ticket.sla_breached",
     ];
 
     /// Event type → JSON pointers to the personal data in the serialized event (the object
@@ -229,6 +253,8 @@ impl TicketEvent {
             Self::TagsChanged { .. } => "ticket.tags_changed",
             Self::Linked { .. } => "ticket.linked",
             Self::Unlinked { .. } => "ticket.unlinked",
+            Self::SlaWarningReached { .. } => "ticket.sla_warning_reached",
+            Self::SlaBreached { .. } => "ticket.sla_breached",
         }
     }
 

@@ -7,3 +7,4 @@ mod nats;
 mod projection;
 mod relay;
 mod sla;
+mod sla_monitor;

@@ -16,6 +16,12 @@ const VALUE_CHARS_MAX: usize = 120;
 
 /// `(field, German, English)`: field labels; `fields.<key>` is "Zusatzfeld <key>".
 const FIELD_LABELS: &[(&str, &str, &str)] = &[
+    (
+        "sla.first_response",
+        "SLA Erstreaktion",
+        "SLA first response",
+    ),
+    ("sla.resolution", "SLA Lösung", "SLA resolution"),
     ("status", "Status", "Status"),
     ("queue", "Warteschlange", "Queue"),
     ("assignee", "Bearbeiter:in", "Assignee"),
@@ -141,6 +147,12 @@ const HEADLINES: &[(&str, &str, &str)] = &[
     ),
     ("ticket.linked", "Verknüpfung hinzugefügt", "Link added"),
     ("ticket.unlinked", "Verknüpfung entfernt", "Link removed"),
+    (
+        "ticket.sla_warning_reached",
+        "SLA-Warnschwelle erreicht",
+        "SLA warning threshold reached",
+    ),
+    ("ticket.sla_breached", "SLA verletzt", "SLA breached"),
 ];
 
 fn pick(language: Language, german: &'static str, english: &'static str) -> &'static str {
@@ -467,9 +479,9 @@ mod tests {
     fn unknown_events_and_fields_are_shown_as_they_are() {
         check(
             Language::English,
-            "ticket.sla_breached",
+            "ticket.escalated",
             &[change("sla", Value::Null, json!(true))],
-            "Event ticket.sla_breached; sla: yes",
+            "Event ticket.escalated; sla: yes",
         );
     }
 }
