@@ -10,9 +10,11 @@
 //! - First response is met by the first public reply (or by resolving); resolution by resolving.
 //!   A reopen resumes the resolution clock (or restarts it, per policy). Cancel and merge stop both.
 //! - A pending reason the policy lists pauses running clocks; leaving pending resumes them.
-//! - A calendar change applies from the next segment of each clock (the segment boundary is the
-//!   ticket's next status change), so a closed segment is never recounted.
-//! - "Breached" depends on the reading time: met late, or running past the due time.
+//! - A calendar change applies from the next segment of each clock (a pause, resume, reopen or
+//!   priority change starts one), so a closed segment is never recounted.
+//! - The fold takes the configuration it is given as the one valid at each event: the projection
+//!   folds configuration and ticket events in store order to give it exactly that.
+//! - "Breached" is an instant: running past the due time, or met, paused or stopped after it.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,10 @@ pub struct Clock {
     /// Whether the SLA monitor recorded the breach.
     #[serde(default)]
     pub breach_recorded: bool,
+    /// Whether a running stretch ended after the due time (met, paused or stopped late): the
+    /// clock stays breached (until a restart).
+    #[serde(default)]
+    pub late: bool,
 }
 
 /// Something the SLA monitor records when its instant has come.
@@ -140,6 +146,9 @@ impl Clock {
 
     /// Closes the open segment at `at`, counting a running one in its calendar version.
     fn close(&mut self, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
+        if self.due_at(config).is_some_and(|due| due < at) {
+            self.late = true;
+        }
         if let Some(segment) = self.segments.last_mut().filter(|s| s.to.is_none()) {
             let at = at.max(segment.from);
             segment.to = Some(at);
@@ -257,10 +266,13 @@ impl Clock {
         deadlines
     }
 
-    /// Whether the clock is breached as read at `now`: met or stopped late, or running (or
-    /// paused) with more than its target used.
+    /// Whether the clock is breached as read at `now`: running past its due time, or a running
+    /// stretch ended after the due time (met, paused or stopped late). Due time and breach are
+    /// instants, so a reply in the lunch break after a 12:00 due time is late although the
+    /// business minutes used equal the target; the SLA monitor records the breach at the same
+    /// instant.
     pub fn breached_at(&self, now: DateTime<Utc>, config: &dyn SlaConfiguration) -> bool {
-        self.elapsed_at(now, config) > self.target_seconds()
+        self.late
             || (self.state == ClockState::Running
                 && self.due_at(config).is_some_and(|due| due < now))
     }
@@ -310,6 +322,7 @@ impl TicketClocks {
                         target_changes: Vec::new(),
                         warnings_recorded: Vec::new(),
                         breach_recorded: false,
+                        late: false,
                     };
                     clock.open(at, true, "opened".to_owned(), config);
                     self.clocks.push(clock);
@@ -358,6 +371,7 @@ impl TicketClocks {
                             clock.elapsed_seconds = 0;
                             clock.warnings_recorded.clear();
                             clock.breach_recorded = false;
+                            clock.late = false;
                         }
                         clock.stopped_at = None;
                         let cause = if restart {

@@ -15,7 +15,8 @@ CREATE TABLE rm_sla_config (
 
 -- One row per ticket with clocks: the full clock state (segments, target changes) and the
 -- columns worklists, monitors and reports filter and sort on. `*_due_at` is set while a clock
--- runs; breached = due_at < now() while running, or elapsed > target once stopped.
+-- runs; breached = due_at < now() while running, or `*_late` (a running stretch ended after the
+-- due time: met, paused or stopped late).
 CREATE TABLE rm_sla_clocks (
     generation                 integer     NOT NULL,
     ticket_id                  uuid        NOT NULL,
@@ -26,10 +27,13 @@ CREATE TABLE rm_sla_clocks (
     first_response_due_at      timestamptz,
     first_response_elapsed_s   bigint      NOT NULL,
     first_response_target_s    bigint      NOT NULL,
+    -- A running stretch ended after the due time (met, paused or stopped late).
+    first_response_late        boolean     NOT NULL,
     resolution_state           text        NOT NULL,
     resolution_due_at          timestamptz,
     resolution_elapsed_s       bigint      NOT NULL,
     resolution_target_s        bigint      NOT NULL,
+    resolution_late            boolean     NOT NULL,
     resolution_stopped_at      timestamptz,
     -- The next warning threshold or due time of a running clock (what the SLA monitor waits for).
     next_deadline_at           timestamptz,
@@ -51,21 +55,19 @@ BEGIN
 END $$;
 
 -- SLA compliance per month (of opening, Europe/Berlin), service, queue and metric. A clock counts
--- as breached when it was met late, is paused with more than its target used, or runs past its
--- due time now.
+-- as breached when a running stretch ended after its due time (met, paused or stopped late), or
+-- it runs past its due time now.
 CREATE VIEW reporting.sla_clocks AS
 SELECT c.ticket_id, c.policy, v.metric, v.state, v.elapsed_seconds, v.target_seconds, v.due_at,
-       (v.state = 'met' AND v.elapsed_seconds > v.target_seconds)
-         OR (v.state = 'paused' AND v.elapsed_seconds > v.target_seconds)
-         OR (v.state = 'running' AND v.due_at < now()) AS breached
+       v.late OR (v.state = 'running' AND v.due_at < now()) AS breached
 FROM rm_sla_clocks c
 JOIN projections p ON p.name = 'sla' AND c.generation = p.active_generation
 CROSS JOIN LATERAL (VALUES
     ('first_response', c.first_response_state, c.first_response_elapsed_s,
-     c.first_response_target_s, c.first_response_due_at),
+     c.first_response_target_s, c.first_response_due_at, c.first_response_late),
     ('resolution', c.resolution_state, c.resolution_elapsed_s, c.resolution_target_s,
-     c.resolution_due_at)
-) AS v(metric, state, elapsed_seconds, target_seconds, due_at);
+     c.resolution_due_at, c.resolution_late)
+) AS v(metric, state, elapsed_seconds, target_seconds, due_at, late);
 
 CREATE VIEW reporting.sla_compliance AS
 SELECT to_char(t.opened_at AT TIME ZONE 'Europe/Berlin', 'YYYY-MM') AS month,

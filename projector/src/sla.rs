@@ -166,10 +166,12 @@ struct ClockRow {
     first_response_due_at: Option<DateTime<Utc>>,
     first_response_elapsed_s: i64,
     first_response_target_s: i64,
+    first_response_late: bool,
     resolution_state: String,
     resolution_due_at: Option<DateTime<Utc>>,
     resolution_elapsed_s: i64,
     resolution_target_s: i64,
+    resolution_late: bool,
     resolution_stopped_at: Option<DateTime<Utc>>,
     next_deadline_at: Option<DateTime<Utc>>,
     last_tx: i64,
@@ -217,10 +219,12 @@ impl ClockRow {
             first_response_due_at: first.due_at(config),
             first_response_elapsed_s: first.elapsed_seconds,
             first_response_target_s: first.target_seconds(),
+            first_response_late: first.late,
             resolution_state: state_name(resolution.state),
             resolution_due_at: resolution.due_at(config),
             resolution_elapsed_s: resolution.elapsed_seconds,
             resolution_target_s: resolution.target_seconds(),
+            resolution_late: resolution.late,
             resolution_stopped_at: resolution.stopped_at,
             next_deadline_at,
             last_tx: cursor.0,
@@ -238,28 +242,31 @@ ON CONFLICT DO NOTHING";
 
 const UPSERT_CLOCKS: &str = "\
 INSERT INTO rm_sla_clocks (generation, ticket_id, version, policy, clocks, first_response_state,
-    first_response_due_at, first_response_elapsed_s, first_response_target_s, resolution_state,
-    resolution_due_at, resolution_elapsed_s, resolution_target_s, resolution_stopped_at,
-    next_deadline_at, last_tx, last_position)
+    first_response_due_at, first_response_elapsed_s, first_response_target_s, first_response_late,
+    resolution_state, resolution_due_at, resolution_elapsed_s, resolution_target_s,
+    resolution_late, resolution_stopped_at, next_deadline_at, last_tx, last_position)
 SELECT $1, r.ticket_id, r.version, r.policy, r.clocks, r.first_response_state,
     r.first_response_due_at, r.first_response_elapsed_s, r.first_response_target_s,
-    r.resolution_state, r.resolution_due_at, r.resolution_elapsed_s, r.resolution_target_s,
-    r.resolution_stopped_at, r.next_deadline_at, r.last_tx, r.last_position
+    r.first_response_late, r.resolution_state, r.resolution_due_at, r.resolution_elapsed_s,
+    r.resolution_target_s, r.resolution_late, r.resolution_stopped_at, r.next_deadline_at,
+    r.last_tx, r.last_position
 FROM jsonb_to_recordset($2) AS r(ticket_id uuid, version bigint, policy text, clocks jsonb,
     first_response_state text, first_response_due_at timestamptz, first_response_elapsed_s bigint,
-    first_response_target_s bigint, resolution_state text, resolution_due_at timestamptz,
-    resolution_elapsed_s bigint, resolution_target_s bigint, resolution_stopped_at timestamptz,
-    next_deadline_at timestamptz, last_tx bigint, last_position bigint)
+    first_response_target_s bigint, first_response_late boolean, resolution_state text,
+    resolution_due_at timestamptz, resolution_elapsed_s bigint, resolution_target_s bigint,
+    resolution_late boolean, resolution_stopped_at timestamptz, next_deadline_at timestamptz,
+    last_tx bigint, last_position bigint)
 ON CONFLICT (generation, ticket_id) DO UPDATE SET
     (version, policy, clocks, first_response_state, first_response_due_at,
-     first_response_elapsed_s, first_response_target_s, resolution_state, resolution_due_at,
-     resolution_elapsed_s, resolution_target_s, resolution_stopped_at, next_deadline_at,
-     last_tx, last_position)
+     first_response_elapsed_s, first_response_target_s, first_response_late, resolution_state,
+     resolution_due_at, resolution_elapsed_s, resolution_target_s, resolution_late,
+     resolution_stopped_at, next_deadline_at, last_tx, last_position)
   = (EXCLUDED.version, EXCLUDED.policy, EXCLUDED.clocks, EXCLUDED.first_response_state,
      EXCLUDED.first_response_due_at, EXCLUDED.first_response_elapsed_s,
-     EXCLUDED.first_response_target_s, EXCLUDED.resolution_state, EXCLUDED.resolution_due_at,
-     EXCLUDED.resolution_elapsed_s, EXCLUDED.resolution_target_s, EXCLUDED.resolution_stopped_at,
-     EXCLUDED.next_deadline_at, EXCLUDED.last_tx, EXCLUDED.last_position)
+     EXCLUDED.first_response_target_s, EXCLUDED.first_response_late, EXCLUDED.resolution_state,
+     EXCLUDED.resolution_due_at, EXCLUDED.resolution_elapsed_s, EXCLUDED.resolution_target_s,
+     EXCLUDED.resolution_late, EXCLUDED.resolution_stopped_at, EXCLUDED.next_deadline_at,
+     EXCLUDED.last_tx, EXCLUDED.last_position)
 WHERE rm_sla_clocks.version < EXCLUDED.version";
 
 /// The SLA clock projection.

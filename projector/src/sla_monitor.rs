@@ -81,7 +81,8 @@ pub async fn round(
             .map_err(|error| ApiError::Unexpected(anyhow::Error::new(error)))?;
         for clock in &clocks.clocks {
             for (at, deadline) in clock.pending_deadlines(&config) {
-                if at > now {
+                // Strictly after: at the due instant itself the target is used, not exceeded.
+                if at >= now {
                     break;
                 }
                 let command = match deadline {

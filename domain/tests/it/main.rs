@@ -4,5 +4,6 @@ mod business_time;
 mod config;
 mod holidays;
 mod properties;
+mod sla_clocks;
 mod support;
 mod wire;

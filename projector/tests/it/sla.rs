@@ -59,7 +59,7 @@ async fn catch_up(runner: &Runner, pool: &PgPool) {
         .fetch_one(pool)
         .await
         .unwrap();
-    for _ in 0..5_000 {
+    for _ in 0..3_000 {
         let active = checkpoint::active(pool, SLA)
             .await
             .unwrap()
@@ -67,7 +67,10 @@ async fn catch_up(runner: &Runner, pool: &PgPool) {
         if active.events_applied == stored {
             return;
         }
-        if runner.step(active.generation, false).await.unwrap() == Step::Idle {
+        if !matches!(
+            runner.step(active.generation, false).await.unwrap(),
+            Step::Applied(applied) if applied > 0
+        ) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -42,7 +42,7 @@ async fn project(runner: &Runner, pool: &PgPool) {
         .fetch_one(pool)
         .await
         .unwrap();
-    for _ in 0..2_000 {
+    for _ in 0..3_000 {
         let active = checkpoint::active(pool, SLA)
             .await
             .unwrap()
@@ -50,11 +50,15 @@ async fn project(runner: &Runner, pool: &PgPool) {
         if active.events_applied == stored {
             return;
         }
-        if runner.step(active.generation, false).await.unwrap() == Step::Idle {
+        if !matches!(
+            runner.step(active.generation, false).await.unwrap(),
+            Step::Applied(applied) if applied > 0
+        ) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    panic!("the SLA projection did not catch up");
+    let active = checkpoint::active(pool, SLA).await.unwrap();
+    panic!("the SLA projection did not catch up: {active:?}");
 }
 
 async fn count(pool: &PgPool, event_type: &str) -> i64 {
