@@ -10,8 +10,9 @@
 //! - First response is met by the first public reply (or by resolving); resolution by resolving.
 //!   A reopen resumes the resolution clock (or restarts it, per policy). Cancel and merge stop both.
 //! - A pending reason the policy lists pauses running clocks; leaving pending resumes them.
-//! - A calendar change applies from the next segment of each clock (a pause, resume, reopen or
-//!   priority change starts one), so a closed segment is never recounted.
+//! - A calendar change splits each live clock's open segment at the change's instant, so the rest
+//!   counts in the new version and nothing before it is recounted. A policy change re-selects
+//!   the target row of live clocks under it (elapsed kept, the change recorded).
 //! - The fold takes the configuration it is given as the one valid at each event: the projection
 //!   folds configuration and ticket events in store order to give it exactly that.
 //! - "Breached" is an instant: running past the due time, or met, paused or stopped after it.
@@ -140,7 +141,8 @@ impl Clock {
         self.segments.last().filter(|segment| segment.to.is_none())
     }
 
-    fn is_live(&self) -> bool {
+    /// Whether it is running or paused.
+    pub fn is_live(&self) -> bool {
         matches!(self.state, ClockState::Running | ClockState::Paused)
     }
 
@@ -445,10 +447,24 @@ impl TicketClocks {
 
     /// A priority change: the current policy version's row for the new priority; elapsed kept.
     fn retarget(&mut self, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
+        self.retarget_where(at, "priority_changed", |_| true, config);
+    }
+
+    fn retarget_where(
+        &mut self,
+        at: DateTime<Utc>,
+        cause: &str,
+        applies: impl Fn(&Clock) -> bool,
+        config: &dyn SlaConfiguration,
+    ) {
         let (Some(ticket_type), Some(priority)) = (self.ticket_type, self.priority) else {
             return;
         };
-        for clock in self.clocks.iter_mut().filter(|clock| clock.is_live()) {
+        for clock in self
+            .clocks
+            .iter_mut()
+            .filter(|clock| clock.is_live() && applies(clock))
+        {
             let Some((version, policy)) = config.policy(&clock.policy) else {
                 continue;
             };
@@ -467,16 +483,67 @@ impl TicketClocks {
                 policy_version: version,
                 from_minutes: clock.target_minutes,
                 to_minutes: minutes,
-                cause: "priority_changed".to_owned(),
+                cause: cause.to_owned(),
             });
             clock.target_minutes = minutes;
             clock.policy_version = version;
             clock.warning_percent = policy.warning_percent.clone();
             // A segment boundary, so the rest is counted in the current calendar version.
-            let running = clock.state == ClockState::Running;
-            clock.close(at, config);
-            clock.open(at, running, "priority_changed".to_owned(), config);
+            clock.split(at, cause, config);
         }
+    }
+
+    /// A change of configuration at `at` (the instant of its event): live clocks whose open
+    /// segment counts in `calendar` start a new segment, so the rest counts in the new version;
+    /// live clocks under `policy` re-select their target row of the new version (elapsed kept,
+    /// the change recorded).
+    pub fn configuration_changed(
+        &mut self,
+        at: DateTime<Utc>,
+        change: ConfigurationChange<'_>,
+        config: &dyn SlaConfiguration,
+    ) {
+        match change {
+            ConfigurationChange::Calendar(name) => {
+                for clock in self.clocks.iter_mut().filter(|clock| {
+                    clock.is_live()
+                        && clock
+                            .open_segment()
+                            .is_some_and(|segment| segment.calendar == name)
+                }) {
+                    clock.split(at, "calendar_changed", config);
+                }
+            }
+            ConfigurationChange::Policy(name) => {
+                self.retarget_where(at, "policy_changed", |clock| clock.policy == name, config);
+            }
+        }
+    }
+
+    /// Whether any clock is running or paused.
+    pub fn is_live(&self) -> bool {
+        self.clocks.iter().any(Clock::is_live)
+    }
+}
+
+/// A configuration change the clocks follow from the instant it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigurationChange<'a> {
+    Calendar(&'a str),
+    Policy(&'a str),
+}
+
+impl Clock {
+    /// Ends the open segment at `at` and starts the same kind again (a paused one keeps its
+    /// pending cause), now counted in the policy's current calendar version.
+    fn split(&mut self, at: DateTime<Utc>, cause: &str, config: &dyn SlaConfiguration) {
+        let running = self.state == ClockState::Running;
+        let cause = match self.open_segment() {
+            Some(segment) if !running => segment.cause.clone(),
+            _ => cause.to_owned(),
+        };
+        self.close(at, config);
+        self.open(at, running, cause, config);
     }
 }
 

@@ -11,7 +11,7 @@ use command_service::codec;
 use domain::calendar::{BusinessCalendar, CalendarDefinition};
 use domain::config::sla::SlaPolicyDefinition;
 use domain::config::Kind;
-use domain::sla::{Clock, ClockState, Metric, SlaConfiguration, TicketClocks};
+use domain::sla::{Clock, ClockState, ConfigurationChange, Metric, SlaConfiguration, TicketClocks};
 use event_store::crypto::PersonalDataVault;
 use event_store::RecordedEvent;
 use serde::Serialize;
@@ -267,7 +267,7 @@ ON CONFLICT (generation, ticket_id) DO UPDATE SET
      EXCLUDED.resolution_due_at, EXCLUDED.resolution_elapsed_s, EXCLUDED.resolution_target_s,
      EXCLUDED.resolution_late, EXCLUDED.resolution_stopped_at, EXCLUDED.next_deadline_at,
      EXCLUDED.last_tx, EXCLUDED.last_position)
-WHERE rm_sla_clocks.version < EXCLUDED.version";
+WHERE rm_sla_clocks.version <= EXCLUDED.version";
 
 /// The SLA clock projection.
 #[derive(Debug)]
@@ -382,6 +382,53 @@ impl Projection for SlaProjection {
                 let definition = stored.payload.get("definition").cloned();
                 let version = stored.stream_version;
                 config.apply(kind, name.clone(), version, definition.clone(), retired);
+                let change = match kind {
+                    "calendar" => Some(ConfigurationChange::Calendar(&name)),
+                    "sla_policy" => Some(ConfigurationChange::Policy(&name)),
+                    _ => None,
+                };
+                if let Some(change) = change {
+                    // Every live clock follows from this instant: load the ones not in hand.
+                    let live = sqlx::query(
+                        "SELECT ticket_id, version, clocks FROM rm_sla_clocks \
+                         WHERE generation = $1 \
+                           AND (first_response_state IN ('running', 'paused') \
+                                OR resolution_state IN ('running', 'paused'))",
+                    )
+                    .bind(generation)
+                    .fetch_all(&mut *connection)
+                    .await
+                    .map_err(write)?;
+                    for row in live {
+                        let ticket: Uuid = row.try_get("ticket_id").map_err(write)?;
+                        if clocks.contains_key(&ticket) {
+                            continue;
+                        }
+                        let value: Value = row.try_get("clocks").map_err(write)?;
+                        let state: TicketClocks =
+                            serde_json::from_value(value).map_err(|error| ApplyError::Poison {
+                                position: stored.global_position,
+                                reason: format!("stored clocks do not decode: {error}"),
+                            })?;
+                        clocks.insert(ticket, (row.try_get("version").map_err(write)?, state));
+                    }
+                    let at = stored.metadata.occurred_at;
+                    for (ticket, (version, state)) in clocks.iter_mut() {
+                        if !state.is_live() {
+                            continue;
+                        }
+                        state.configuration_changed(at, change, &config);
+                        if let Some(row) = ClockRow::new(
+                            *ticket,
+                            *version,
+                            state,
+                            (stored.transaction_id, stored.global_position),
+                            &config,
+                        ) {
+                            changed.insert(*ticket, row);
+                        }
+                    }
+                }
                 config_rows.push(ConfigRow {
                     kind,
                     name,

@@ -13,8 +13,8 @@ use chrono_tz::Europe::Berlin;
 use domain::calendar::{BusinessCalendar, CalendarDefinition};
 use domain::config::sla::SlaPolicyDefinition;
 use domain::sla::{
-    Clock, ClockState, Metric, Segment, SlaConfiguration, TargetChange, TicketClocks,
-    DEFAULT_POLICY,
+    Clock, ClockState, ConfigurationChange, Metric, Segment, SlaConfiguration, TargetChange,
+    TicketClocks, DEFAULT_POLICY,
 };
 use domain::ticket::{Priority, TicketEvent, TicketType};
 use proptest::prelude::*;
@@ -1423,7 +1423,8 @@ fn a_priority_change_while_waiting_keeps_the_clocks_paused() {
         [
             running(opened_at, paused_at, "opened", 30 * MINUTE_S),
             paused(paused_at, changed_at, "pending:waiting_for_requester"),
-            paused(changed_at, None, "priority_changed"),
+            // A paused stretch keeps its reason; the target change is recorded above.
+            paused(changed_at, None, "pending:waiting_for_requester"),
         ]
     );
     // 30 of 30 minutes used: at the target, not beyond it.
@@ -1967,4 +1968,58 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn a_calendar_change_splits_the_open_segment_at_its_instant() {
+    let mut config = landesamt();
+    let opened_at = berlin(MONDAY, 9, 0);
+    let mut clocks = replay(&config, &[(opened_at, opened("high"))]);
+    // At 10:00 the hours become 07:00–17:00 without a lunch break (version 2).
+    let changed_at = berlin(MONDAY, 10, 0);
+    config.define_calendar(CALENDAR, munich_longer());
+    clocks.configuration_changed(changed_at, ConfigurationChange::Calendar(CALENDAR), &config);
+    let resolution = clock(&clocks, Metric::Resolution);
+    assert_eq!(
+        resolution.segments,
+        [
+            running(opened_at, changed_at, "opened", HOUR_S),
+            in_version(running(changed_at, None, "calendar_changed", 0), 2),
+        ]
+    );
+    // 8 hours target: 1 h used by 10:00, 7 more in version 2's 10:00–17:00.
+    assert_eq!(resolution.due_at(&config), Some(berlin(MONDAY, 17, 0)));
+    // The first response (60 min, due 10:00 in version 1) is due at the change: nothing lost.
+    let first = clock(&clocks, Metric::FirstResponse);
+    assert_eq!(first.elapsed_seconds, HOUR_S);
+}
+
+#[test]
+fn a_policy_change_retargets_live_clocks_and_records_it() {
+    let mut config = landesamt();
+    let opened_at = berlin(MONDAY, 9, 0);
+    let mut clocks = replay(&config, &[(opened_at, opened("high"))]);
+    let changed_at = berlin(MONDAY, 9, 30);
+    config.define_policy(POLICY, standard_version_2());
+    clocks.configuration_changed(changed_at, ConfigurationChange::Policy(POLICY), &config);
+    let first = clock(&clocks, Metric::FirstResponse);
+    assert_eq!(first.target_minutes, 90);
+    assert_eq!(first.policy_version, 2);
+    assert_eq!(
+        first.target_changes,
+        [TargetChange {
+            at: changed_at,
+            policy_version: 2,
+            from_minutes: 60,
+            to_minutes: 90,
+            cause: "policy_changed".to_owned(),
+        }]
+    );
+    assert_eq!(first.warning_percent, [50, 80]);
+    // Elapsed kept: 30 minutes of 90 used, due an hour later.
+    assert_eq!(first.due_at(&config), Some(berlin(MONDAY, 10, 30)));
+    // Another policy's change touches nothing.
+    let before = clocks.clone();
+    clocks.configuration_changed(changed_at, ConfigurationChange::Policy("andere"), &config);
+    assert_eq!(clocks, before);
 }
