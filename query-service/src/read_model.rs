@@ -1,9 +1,11 @@
 //! What the read API reads: the ticket summary shared by worklist, search and live updates, the
-//! vocabulary of statuses, and the snapshot transaction multi-statement reads run in.
+//! vocabulary of statuses, the SQL of an SLA clock's state as read now, and the snapshot
+//! transaction multi-statement reads run in.
 //!
 //! Every query reads only the active generation of the `tickets` projection (blue-green
 //! rebuilds write the next generation beside it): single statements join `projections`, and
-//! snapshot reads look the generation up first, inside the same REPEATABLE READ snapshot.
+//! snapshot reads look the generation up first, inside the same REPEATABLE READ snapshot. SLA
+//! clocks come from the active generation of the `sla` projection, which is independent of it.
 
 use chrono::{DateTime, Utc};
 use command_service::error::ApiError;
@@ -39,6 +41,49 @@ macro_rules! summary_columns {
     };
 }
 pub(crate) use summary_columns;
+
+/// The state of clock `$metric` (`first_response` or `resolution`) of the `rm_sla_clocks` row
+/// `s` as read now, for `concat!`: `breached` as `reporting.sla_clocks` defines it (running past
+/// its due time, or a running stretch ended after it: met, paused or stopped late), else the
+/// stored state (running, paused, met or stopped). NULL without a row.
+#[rustfmt::skip]
+macro_rules! sla_state_sql {
+    ($metric:literal) => {
+        concat!(
+            "CASE WHEN s.", $metric, "_late \
+               OR (s.", $metric, "_state = 'running' AND s.", $metric, "_due_at < now()) \
+             THEN 'breached' ELSE s.", $metric, "_state END"
+        )
+    };
+}
+pub(crate) use sla_state_sql;
+
+/// The due time of clock `$metric` of the `rm_sla_clocks` row `s`, for `concat!`: set only
+/// while the clock runs.
+macro_rules! sla_due_at_sql {
+    ($metric:literal) => {
+        concat!(
+            "CASE WHEN s.",
+            $metric,
+            "_state = 'running' THEN s.",
+            $metric,
+            "_due_at END"
+        )
+    };
+}
+pub(crate) use sla_due_at_sql;
+
+/// The `rm_sla_clocks` row `s` of ticket `t` in the active generation of the SLA projection, for
+/// `concat!` after `FROM rm_tickets t`: no row (NULL columns) for a ticket without clocks, and
+/// for every ticket while the SLA projection does not exist.
+macro_rules! sla_clocks_join {
+    () => {
+        " LEFT JOIN rm_sla_clocks s \
+            ON s.generation = (SELECT active_generation FROM projections WHERE name = 'sla') \
+           AND s.ticket_id = t.ticket_id "
+    };
+}
+pub(crate) use sla_clocks_join;
 
 /// One line of a worklist or search result.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, ToSchema)]

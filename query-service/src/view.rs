@@ -1,5 +1,6 @@
 //! `GET /api/v1/tickets/{ticket}`: the full ticket view (fields, requester, articles, links in
-//! both directions, merges) with the command side's `ETag`, read in one snapshot.
+//! both directions, merges, a summary of the SLA clocks) with the command side's `ETag`, read in
+//! one snapshot.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use crate::extract::{
     may_read, not_modified, with_etag, IfNoneMatch, Params, TicketPath, TicketRef,
 };
-use crate::read_model::{active_generation, snapshot};
+use crate::read_model::{active_generation, sla_due_at_sql, sla_state_sql, snapshot};
 use crate::AppState;
 
 /// Most articles one view carries (the newest; `articles_truncated` says when older ones exist).
@@ -131,6 +132,22 @@ pub struct ArticleView {
     pub created_at: DateTime<Utc>,
 }
 
+/// One SLA clock in brief (`GET /api/v1/tickets/{ticket}/sla` explains it).
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct SlaSummary {
+    /// first_response or resolution.
+    pub metric: String,
+    /// running, paused, met, stopped or breached (as read now: running past its due time, or
+    /// met, paused or stopped after it).
+    pub state: String,
+    pub target_minutes: i64,
+    /// Business minutes used as of the ticket's last event (a running clock has used more by
+    /// now).
+    pub elapsed_minutes: i64,
+    /// While running: when the target is used up.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
 /// The full ticket view.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketView {
@@ -179,6 +196,9 @@ pub struct TicketView {
     /// Both directions, oldest first, at most 1,000 (requesters see only links to their own
     /// tickets).
     pub links: Vec<LinkView>,
+    /// The SLA clocks, first response then resolution; empty when no policy applies, while the
+    /// SLA projection does not exist, and in a view `as_of` a past time.
+    pub sla: Vec<SlaSummary>,
 }
 
 /// The full view of a ticket.
@@ -272,6 +292,7 @@ async fn assemble(
     let (articles, articles_truncated) =
         articles(connection, generation, row.ticket_id, actor.is_agent()).await?;
     let links = links(connection, generation, row.ticket_id, actor).await?;
+    let sla = sla_summaries(connection, row.ticket_id).await?;
     let merged_from = merged_from(connection, generation, row.ticket_id, actor).await?;
     let merged_into = match row.merged_into {
         Some(id) => Some(merge_target(connection, generation, id).await?),
@@ -318,6 +339,7 @@ async fn assemble(
         articles,
         articles_truncated,
         links,
+        sla,
     })
 }
 
@@ -387,6 +409,37 @@ async fn links(
             created_at: row.created_at,
         })
         .collect())
+}
+
+/// The clocks of ticket `$1` in the active generation of the SLA projection, one row each.
+const SLA_SUMMARIES_SQL: &str = concat!(
+    "SELECT v.metric, v.state, v.target_s / 60 AS target_minutes, \
+       v.elapsed_s / 60 AS elapsed_minutes, v.due_at \
+     FROM rm_sla_clocks s \
+     CROSS JOIN LATERAL (VALUES \
+       (1, 'first_response', ",
+    sla_state_sql!("first_response"),
+    ", s.first_response_target_s, s.first_response_elapsed_s, ",
+    sla_due_at_sql!("first_response"),
+    "), (2, 'resolution', ",
+    sla_state_sql!("resolution"),
+    ", s.resolution_target_s, s.resolution_elapsed_s, ",
+    sla_due_at_sql!("resolution"),
+    ")) AS v(ordinal, metric, state, target_s, elapsed_s, due_at) \
+     WHERE s.generation = (SELECT active_generation FROM projections WHERE name = 'sla') \
+       AND s.ticket_id = $1 \
+     ORDER BY v.ordinal"
+);
+
+async fn sla_summaries(
+    connection: &mut PgConnection,
+    ticket: Uuid,
+) -> Result<Vec<SlaSummary>, ApiError> {
+    let rows = sqlx::query_as(SLA_SUMMARIES_SQL)
+        .bind(ticket)
+        .fetch_all(connection)
+        .await?;
+    Ok(rows)
 }
 
 async fn merged_from(
@@ -499,5 +552,6 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
                 created_at: *created_at,
             })
             .collect(),
+        sla: Vec::new(),
     }
 }

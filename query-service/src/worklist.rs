@@ -1,6 +1,6 @@
-//! `GET /api/v1/tickets`: the worklist. Filters, four sort orders, keyset pagination with an
-//! opaque cursor, and the same query as CSV (`Accept: text/csv`). Requesters only ever get
-//! their own tickets, whatever they filter.
+//! `GET /api/v1/tickets`: the worklist. Filters (the SLA state of the resolution clock among
+//! them), five sort orders, keyset pagination with an opaque cursor, and the same query as CSV
+//! (`Accept: text/csv`). Requesters only ever get their own tickets, whatever they filter.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -14,7 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{invalid, wants_csv, Params};
-use crate::read_model::{summary_columns, TicketSummary, OPEN_STATUSES, PRIORITIES, STATUSES};
+use crate::read_model::{
+    sla_clocks_join, sla_due_at_sql, sla_state_sql, summary_columns, TicketSummary, OPEN_STATUSES,
+    PRIORITIES, STATUSES,
+};
 use crate::AppState;
 
 /// Page size without `limit`.
@@ -49,8 +52,16 @@ pub struct WorklistParams {
     service: Option<String>,
     /// Tags the ticket must all carry (repeatable or comma-separated).
     tag: Option<String>,
+    /// The state of the resolution clock as read now (the item's `sla_state`): `running`,
+    /// `paused`, `met`, `stopped` or `breached` (running past its due time, or a running stretch
+    /// ended after it: met, paused or stopped late); `warning`: running, not breached, and due within a
+    /// quarter of its target from now (wall-clock time, so every such ticket has used at least
+    /// 75 % of its target; one whose last quarter spans a night or weekend shows up later);
+    /// `none`: no SLA clocks.
+    sla: Option<String>,
     /// `priority` (default: priority, then oldest first), `age` (oldest first), `-age` (newest
-    /// first) or `updated` (most recently changed first).
+    /// first), `updated` (most recently changed first) or `due` (resolution due time, soonest
+    /// first; tickets without a running resolution clock last, by id).
     sort: Option<String>,
     /// `next_cursor` of the previous page (same filters and sort).
     cursor: Option<String>,
@@ -69,15 +80,34 @@ const PARAMETERS: &[&str] = &[
     "priority",
     "service",
     "tag",
+    "sla",
     "sort",
     "cursor",
     "limit",
 ];
 
+/// The values of `sla`.
+const SLA_FILTERS: &[&str] = &[
+    "running", "paused", "met", "stopped", "breached", "warning", "none",
+];
+
+/// One line of the worklist: the ticket and its resolution clock.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct WorklistItem {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub ticket: TicketSummary,
+    /// The resolution clock as read now: running, paused, met, stopped or breached (running past
+    /// its due time, or met, paused or stopped after it); null without SLA clocks.
+    pub sla_state: Option<String>,
+    /// While the resolution clock runs: when its target is used up (null otherwise).
+    pub due_at: Option<DateTime<Utc>>,
+}
+
 /// One page of the worklist.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorklistPage {
-    pub items: Vec<TicketSummary>,
+    pub items: Vec<WorklistItem>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -93,6 +123,9 @@ pub enum Sort {
     AgeDescending,
     /// updated_at, ticket_id (descending).
     Updated,
+    /// Tickets with a running resolution clock by its due time, then the others; ticket_id
+    /// (ascending).
+    Due,
 }
 
 impl Sort {
@@ -102,7 +135,11 @@ impl Sort {
             Some("age") => Ok(Sort::Age),
             Some("-age") => Ok(Sort::AgeDescending),
             Some("updated") => Ok(Sort::Updated),
-            Some(_) => Err(invalid("sort", "expected priority, age, -age or updated")),
+            Some("due") => Ok(Sort::Due),
+            Some(_) => Err(invalid(
+                "sort",
+                "expected priority, age, -age, updated or due",
+            )),
         }
     }
 
@@ -112,6 +149,7 @@ impl Sort {
             Sort::Age => "a",
             Sort::AgeDescending => "d",
             Sort::Updated => "u",
+            Sort::Due => "s",
         }
     }
 
@@ -120,7 +158,9 @@ impl Sort {
     }
 }
 
-/// The sort key of a row: where the next page starts (exclusive).
+/// The sort key of a row: where the next page starts (exclusive). `rank` is the priority rank,
+/// or in the `due` order 0 for a running resolution clock and 1 for none (`at` then
+/// [`no_due_at`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key {
     pub rank: i16,
@@ -146,13 +186,16 @@ impl Key {
         }
     }
 
-    fn of(sort: Sort, row: &TicketSummary) -> Key {
-        let at = match sort {
-            Sort::Updated => row.updated_at,
-            _ => row.opened_at,
+    fn of(sort: Sort, item: &WorklistItem) -> Key {
+        let row = &item.ticket;
+        let (rank, at) = match (sort, item.due_at) {
+            (Sort::Due, Some(due_at)) => (0, due_at),
+            (Sort::Due, None) => (1, no_due_at()),
+            (Sort::Updated, _) => (row.priority_rank, row.updated_at),
+            _ => (row.priority_rank, row.opened_at),
         };
         Key {
-            rank: row.priority_rank,
+            rank,
             at,
             id: row.id,
         }
@@ -193,6 +236,12 @@ impl Key {
     }
 }
 
+/// The `at` of a ticket without a running resolution clock in the `due` order (the instant of
+/// `due_key_sql!`'s `coalesce`).
+fn no_due_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap()
+}
+
 /// What the caller asked for, parsed once.
 #[derive(Debug)]
 struct Query {
@@ -204,6 +253,7 @@ struct Query {
     priorities: Vec<String>,
     service: Option<String>,
     tags: Vec<String>,
+    sla: Option<String>,
     sort: Sort,
     start: Key,
 }
@@ -237,6 +287,7 @@ impl Query {
             priorities: priorities(params)?,
             service: params.one("service")?.map(str::to_owned),
             tags: tags(params)?,
+            sla: sla(params)?,
             sort,
             start,
         })
@@ -296,17 +347,40 @@ fn tags(params: &Params) -> Result<Vec<String>, ApiError> {
     Ok(tags.into_iter().map(str::to_owned).collect())
 }
 
-/// One literal per (sort, open-only) pair: the open-only form lets the planner use the partial
-/// `WHERE is_open` indexes. `$9, $10, $11` are the start key (rank, time, id), `$12` the limit.
-macro_rules! worklist_sql {
-    ($open:literal, $keyset:literal, $order:literal) => {
+fn sla(params: &Params) -> Result<Option<String>, ApiError> {
+    match params.one("sla")? {
+        None => Ok(None),
+        Some(state) if SLA_FILTERS.contains(&state) => Ok(Some(state.to_owned())),
+        Some(state) => Err(invalid(
+            "sla",
+            &format!(
+                "unknown SLA state {state:?}: expected running, paused, met, stopped, breached, \
+                 warning or none"
+            ),
+        )),
+    }
+}
+
+/// The `sla` filter (`$13`, never NULL) over the lateral `x` of the page macros. `warning`:
+/// running, not yet due, and due within a quarter of the target from now.
+macro_rules! sla_filter_sql {
+    () => {
+        "(coalesce(x.sla_state, 'none') = $13 \
+          OR ($13 = 'warning' AND x.sla_state = 'running' \
+              AND x.due_at <= now() + s.resolution_target_s * interval '1 second' / 4))"
+    };
+}
+
+/// The worklist's filters over ticket `t`: `$open` and `$sla` are SQL conditions, `$1`…`$8` the
+/// parameters, `$keyset` the start of the page.
+macro_rules! filters_sql {
+    ($open:literal, $sla:expr, $keyset:expr) => {
         concat!(
-            "SELECT ",
-            summary_columns!(),
-            " FROM rm_tickets t \
-             WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
+            " WHERE t.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
                AND ",
             $open,
+            " AND ",
+            $sla,
             " AND t.status = ANY($1) \
              AND ($2::text IS NULL OR t.queue = $2 OR ($2 = 'unassigned' AND t.queue IS NULL)) \
              AND ($3::text IS NULL OR t.assignee = $3) \
@@ -316,7 +390,29 @@ macro_rules! worklist_sql {
              AND ($7::text IS NULL OR t.service_id = $7) \
              AND t.tags @> $8 \
              AND ",
-            $keyset,
+            $keyset
+        )
+    };
+}
+
+/// A page whose filter or order needs the clocks: tickets joined with their clocks, then sorted
+/// and cut. `s` is the ticket's `rm_sla_clocks` row, `x` the resolution clock's state as read
+/// now and its due time (both NULL without clocks). The clock SQL is written out here and in
+/// `page_then_clocks_sql!`: a macro nesting `concat!` around the imported macros does not
+/// resolve.
+macro_rules! clocks_then_page_sql {
+    ($open:literal, $sla:expr, $keyset:expr, $order:expr) => {
+        concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", x.sla_state, x.due_at FROM rm_tickets t",
+            sla_clocks_join!(),
+            "CROSS JOIN LATERAL (SELECT ",
+            sla_state_sql!("resolution"),
+            " AS sla_state, ",
+            sla_due_at_sql!("resolution"),
+            " AS due_at) x",
+            filters_sql!($open, $sla, $keyset),
             " ORDER BY ",
             $order,
             " LIMIT $12"
@@ -324,48 +420,107 @@ macro_rules! worklist_sql {
     };
 }
 
+/// A page by ticket columns alone (`$sla` is `true`: `x` is not in scope): cut first, then the
+/// page's rows joined with their clocks, so the planner keeps its bounded top-N sort or ordered
+/// index scan (a join below the limit would sort every matching ticket).
+macro_rules! page_then_clocks_sql {
+    ($open:literal, $sla:expr, $keyset:expr, $order:expr) => {
+        concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", x.sla_state, x.due_at FROM (SELECT ",
+            summary_columns!(),
+            " FROM rm_tickets t",
+            filters_sql!($open, $sla, $keyset),
+            " ORDER BY ",
+            $order,
+            " LIMIT $12) t",
+            sla_clocks_join!(),
+            "CROSS JOIN LATERAL (SELECT ",
+            sla_state_sql!("resolution"),
+            " AS sla_state, ",
+            sla_due_at_sql!("resolution"),
+            " AS due_at) x",
+            " ORDER BY ",
+            $order
+        )
+    };
+}
+
+/// The `due` order's key over the lateral `x` of the page macros: (0, due time) for a running
+/// resolution clock, (1, [`no_due_at`]) for none; then the id.
+macro_rules! due_key_sql {
+    () => {
+        "(x.due_at IS NULL)::int, coalesce(x.due_at, timestamptz '0001-01-01 00:00:00+00'), \
+         t.ticket_id"
+    };
+}
+
+/// One literal per sort, in [`sql`]'s order; `$by_ticket` builds those ordered by ticket
+/// columns (`page_then_clocks_sql` only without the `sla` filter). `$9, $10, $11` are the start
+/// key (rank, time, id), `$12` the limit, `$13` the `sla` filter.
 macro_rules! worklist_sorts {
-    ($open:literal) => {
+    ($open:literal, $by_ticket:ident, $sla:expr) => {
         [
-            worklist_sql!(
+            $by_ticket!(
                 $open,
+                $sla,
                 "(t.priority_rank, t.opened_at, t.ticket_id) > ($9, $10, $11)",
                 "t.priority_rank, t.opened_at, t.ticket_id"
             ),
-            worklist_sql!(
+            $by_ticket!(
                 $open,
+                $sla,
                 "(t.opened_at, t.ticket_id) > ($10, $11)",
                 "t.opened_at, t.ticket_id"
             ),
-            worklist_sql!(
+            $by_ticket!(
                 $open,
+                $sla,
                 "(t.opened_at, t.ticket_id) < ($10, $11)",
                 "t.opened_at DESC, t.ticket_id DESC"
             ),
-            worklist_sql!(
+            $by_ticket!(
                 $open,
+                $sla,
                 "(t.updated_at, t.ticket_id) < ($10, $11)",
                 "t.updated_at DESC, t.ticket_id DESC"
+            ),
+            clocks_then_page_sql!(
+                $open,
+                $sla,
+                concat!("(", due_key_sql!(), ") > ($9, $10, $11)"),
+                due_key_sql!()
             ),
         ]
     };
 }
 
-pub(crate) const OPEN_SQL: [&str; 4] = worklist_sorts!("t.is_open");
-const ANY_SQL: [&str; 4] = worklist_sorts!("true");
+/// One literal per (sort, open-only, SLA-filtered) triple: the open-only form lets the planner
+/// use the partial `WHERE is_open` indexes; the unfiltered form takes no `$13` (the benchmark
+/// runs the default worklist's literal with the same twelve parameters) and joins the clocks
+/// after the page is cut.
+pub(crate) const OPEN_SQL: [&str; 5] = worklist_sorts!("t.is_open", page_then_clocks_sql, "true");
+const ANY_SQL: [&str; 5] = worklist_sorts!("true", page_then_clocks_sql, "true");
+const OPEN_SLA_SQL: [&str; 5] =
+    worklist_sorts!("t.is_open", clocks_then_page_sql, sla_filter_sql!());
+const ANY_SLA_SQL: [&str; 5] = worklist_sorts!("true", clocks_then_page_sql, sla_filter_sql!());
 
-fn sql(sort: Sort, open_only: bool) -> &'static str {
+fn sql(sort: Sort, open_only: bool, sla_filtered: bool) -> &'static str {
     let index = match sort {
         Sort::Priority => 0,
         Sort::Age => 1,
         Sort::AgeDescending => 2,
         Sort::Updated => 3,
+        Sort::Due => 4,
     };
-    if open_only {
-        OPEN_SQL[index]
-    } else {
-        ANY_SQL[index]
-    }
+    let sorts = match (open_only, sla_filtered) {
+        (true, false) => &OPEN_SQL,
+        (false, false) => &ANY_SQL,
+        (true, true) => &OPEN_SLA_SQL,
+        (false, true) => &ANY_SLA_SQL,
+    };
+    sorts[index]
 }
 
 /// Up to `limit` rows from the query's start key, plus whether more follow.
@@ -373,8 +528,9 @@ async fn fetch(
     state: &AppState,
     query: &Query,
     limit: u32,
-) -> Result<(Vec<TicketSummary>, bool), ApiError> {
-    let mut rows: Vec<TicketSummary> = sqlx::query_as(sql(query.sort, query.open_only()))
+) -> Result<(Vec<WorklistItem>, bool), ApiError> {
+    let sql = sql(query.sort, query.open_only(), query.sla.is_some());
+    let mut statement = sqlx::query_as(sql)
         .bind(&query.statuses)
         .bind(&query.queue)
         .bind(&query.assignee)
@@ -386,9 +542,11 @@ async fn fetch(
         .bind(query.start.rank)
         .bind(query.start.at)
         .bind(query.start.id)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&state.pool)
-        .await?;
+        .bind(i64::from(limit) + 1);
+    if let Some(sla) = &query.sla {
+        statement = statement.bind(sla);
+    }
+    let mut rows: Vec<WorklistItem> = statement.fetch_all(&state.pool).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
@@ -472,9 +630,11 @@ const CSV_COLUMNS: &[&str] = &[
     "pending_until",
     "version",
     "id",
+    "sla_state",
+    "due_at",
 ];
 
-fn csv_response(rows: &[TicketSummary], next_cursor: Option<String>) -> Response {
+fn csv_response(rows: &[WorklistItem], next_cursor: Option<String>) -> Response {
     let mut body = String::with_capacity(256 * (rows.len() + 1));
     crate::csv::write_record(&mut body, CSV_COLUMNS.iter().copied());
     for row in rows {
@@ -501,7 +661,8 @@ fn csv_response(rows: &[TicketSummary], next_cursor: Option<String>) -> Response
     response
 }
 
-fn csv_cells(row: &TicketSummary) -> Vec<String> {
+fn csv_cells(item: &WorklistItem) -> Vec<String> {
+    let row = &item.ticket;
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     vec![
         row.number.clone(),
@@ -524,6 +685,8 @@ fn csv_cells(row: &TicketSummary) -> Vec<String> {
             .unwrap_or_default(),
         row.version.to_string(),
         row.id.to_string(),
+        text(&item.sla_state),
+        item.due_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
     ]
 }
 
@@ -545,6 +708,39 @@ mod tests {
         assert_eq!(Key::decode("abc", Sort::Priority), None);
         assert_eq!(Key::decode("", Sort::Priority), None);
         assert_eq!(Key::decode(&"ab".repeat(300), Sort::Priority), None);
+        let none_due = Key {
+            rank: 1,
+            at: no_due_at(),
+            id: key.id,
+        };
+        let cursor = none_due.encode(Sort::Due);
+        assert_eq!(Key::decode(&cursor, Sort::Due), Some(none_due));
+        assert_eq!(Key::decode(&cursor, Sort::Priority), None);
+        assert_eq!(Key::start(Sort::Due).at, no_due_at());
+    }
+
+    #[test]
+    fn every_literal_reads_the_sla_projection_and_only_filtered_ones_take_the_sla_parameter() {
+        let sla_generation = format!("WHERE name = '{}'", projector::sla::SLA);
+        for sql in OPEN_SQL.iter().chain(&ANY_SQL) {
+            assert!(sql.contains(&sla_generation), "{sql}");
+            assert!(!sql.contains("$13"), "{sql}");
+        }
+        for sql in OPEN_SLA_SQL.iter().chain(&ANY_SLA_SQL) {
+            assert!(sql.contains(&sla_generation), "{sql}");
+            assert!(sql.contains("$13"), "{sql}");
+        }
+        assert!(due_key_sql!().contains(&no_due_at().format("%Y-%m-%d %H:%M:%S+00").to_string()));
+    }
+
+    #[test]
+    fn sla_filters_are_the_states_warning_and_none() {
+        let parse = |text: &str| sla(&Params::of(&[("sla", text)]));
+        for state in SLA_FILTERS {
+            assert_eq!(parse(state).unwrap().as_deref(), Some(*state));
+        }
+        assert!(parse("late").is_err());
+        assert_eq!(sla(&Params::default()).unwrap(), None);
     }
 
     #[test]

@@ -203,6 +203,47 @@ impl TicketSeed {
     }
 }
 
+/// One clock of an `rm_sla_clocks` row, as the SLA projection stores it: the state, the due
+/// time (only while running), elapsed and target business seconds, and whether a running
+/// stretch ended after the due time (`late`).
+#[derive(Clone, Copy, Debug)]
+pub struct ClockSeed {
+    pub state: &'static str,
+    pub due_at: Option<DateTime<Utc>>,
+    pub elapsed_s: i64,
+    pub target_s: i64,
+    pub late: bool,
+}
+
+impl ClockSeed {
+    /// Running, due at `due_at`.
+    pub fn running(due_at: DateTime<Utc>, elapsed_s: i64, target_s: i64) -> ClockSeed {
+        ClockSeed {
+            state: "running",
+            due_at: Some(due_at),
+            elapsed_s,
+            target_s,
+            late: false,
+        }
+    }
+
+    /// `state` (paused, met or stopped) in time: no due time.
+    pub fn halted(state: &'static str, elapsed_s: i64, target_s: i64) -> ClockSeed {
+        ClockSeed {
+            state,
+            due_at: None,
+            elapsed_s,
+            target_s,
+            late: false,
+        }
+    }
+
+    /// The same clock, halted after its due time.
+    pub fn late(self) -> ClockSeed {
+        ClockSeed { late: true, ..self }
+    }
+}
+
 fn priority_rank(priority: &str) -> i16 {
     match priority {
         "critical" => 1,
@@ -237,6 +278,58 @@ impl TestApp {
         .execute(&self.db.owner_pool)
         .await
         .expect("set checkpoint");
+    }
+
+    /// `projections.active_generation` of the SLA projection (independent of the tickets').
+    pub async fn set_sla_projection(&self, active: i32) {
+        sqlx::query(
+            "INSERT INTO projections (name, active_generation) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET active_generation = excluded.active_generation",
+        )
+        .bind(projector::sla::SLA)
+        .bind(active)
+        .execute(&self.db.owner_pool)
+        .await
+        .expect("set SLA projection");
+    }
+
+    /// Inserts the `rm_sla_clocks` row of `ticket` in `generation` with these two clocks. The
+    /// `clocks` document holds no clocks: the explanation endpoint shows none for these rows.
+    pub async fn insert_clocks(
+        &self,
+        generation: i32,
+        ticket: Uuid,
+        first_response: ClockSeed,
+        resolution: ClockSeed,
+    ) {
+        let stopped_at =
+            (resolution.state != "running" && resolution.state != "paused").then(|| at_minute(300));
+        sqlx::query(
+            "INSERT INTO rm_sla_clocks (generation, ticket_id, version, policy, clocks, \
+               first_response_state, first_response_due_at, first_response_elapsed_s, \
+               first_response_target_s, first_response_late, resolution_state, \
+               resolution_due_at, resolution_elapsed_s, resolution_target_s, resolution_late, \
+               resolution_stopped_at, next_deadline_at, last_tx, last_position) \
+             VALUES ($1, $2, 1, 'standard', \
+               '{\"ticket_type\": null, \"priority\": null, \"pending\": false, \"clocks\": []}', \
+               $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 900, 1)",
+        )
+        .bind(generation)
+        .bind(ticket)
+        .bind(first_response.state)
+        .bind(first_response.due_at)
+        .bind(first_response.elapsed_s)
+        .bind(first_response.target_s)
+        .bind(first_response.late)
+        .bind(resolution.state)
+        .bind(resolution.due_at)
+        .bind(resolution.elapsed_s)
+        .bind(resolution.target_s)
+        .bind(resolution.late)
+        .bind(stopped_at)
+        .execute(&self.db.owner_pool)
+        .await
+        .expect("insert SLA clocks");
     }
 
     /// Inserts `seed` into `rm_tickets`; returns it.

@@ -1,9 +1,11 @@
-//! The ticket view: everything about one ticket, its ETag, and who may see it.
+//! The ticket view: everything about one ticket, its SLA clocks in brief, its ETag, and who may
+//! see it.
 
+use chrono::{Duration, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{send, spawn_app, TicketSeed, AGENT, OTHER_REQUESTER, REQUESTER};
+use crate::helpers::{send, spawn_app, ClockSeed, TicketSeed, AGENT, OTHER_REQUESTER, REQUESTER};
 
 #[tokio::test]
 async fn the_view_shows_fields_requester_articles_links_and_merges() {
@@ -165,4 +167,53 @@ async fn requesters_see_their_own_tickets_without_internal_notes_and_others_not_
     others_view.assert_problem(StatusCode::NOT_FOUND, "ticket_not_found");
     others_by_number.assert_problem(StatusCode::NOT_FOUND, "ticket_not_found");
     assert!(!others_view.text.contains("Geheim"));
+}
+
+#[tokio::test]
+async fn the_view_summarises_the_sla_clocks_as_read_now() {
+    let app = spawn_app().await;
+    let ticket = app.insert_ticket(TicketSeed::new(1)).await;
+    let overdue = app.insert_ticket(TicketSeed::new(2)).await;
+    let without = app.insert_ticket(TicketSeed::new(3)).await;
+    let due_at = Utc.with_ymd_and_hms(2100, 1, 4, 9, 30, 0).unwrap();
+    app.insert_clocks(
+        1,
+        ticket.id,
+        ClockSeed::halted("met", 1_830, 3_600),
+        ClockSeed::running(due_at, 5_400, 28_800),
+    )
+    .await;
+    app.insert_clocks(
+        1,
+        overdue.id,
+        ClockSeed::halted("paused", 3_660, 3_600).late(),
+        ClockSeed::running(Utc::now() - Duration::minutes(1), 28_000, 28_800),
+    )
+    .await;
+    let view = |id: uuid::Uuid| send(app.get(&format!("/api/v1/tickets/{id}")));
+
+    let before = view(ticket.id).await.ok();
+    app.set_sla_projection(1).await;
+    let body = view(ticket.id).await.ok();
+    let overdue_body = view(overdue.id).await.ok();
+    let without_body = view(without.id).await.ok();
+
+    assert_eq!(before["sla"], json!([]), "no SLA projection yet");
+    assert_eq!(
+        body["sla"],
+        json!([
+            {"metric": "first_response", "state": "met", "target_minutes": 60,
+             "elapsed_minutes": 30, "due_at": null},
+            {"metric": "resolution", "state": "running", "target_minutes": 480,
+             "elapsed_minutes": 90, "due_at": "2100-01-04T09:30:00Z"},
+        ])
+    );
+    let states: Vec<&str> = overdue_body["sla"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|clock| clock["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["breached", "breached"]);
+    assert_eq!(without_body["sla"], json!([]));
 }

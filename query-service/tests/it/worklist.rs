@@ -1,12 +1,15 @@
-//! The worklist: filters, sort orders, keyset pagination, the requester view and CSV.
+//! The worklist: filters, sort orders, keyset pagination, the requester view, SLA clocks and
+//! CSV.
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::{
-    at_minute, numbers, send, spawn_app, TestApp, TicketSeed, AGENT, OTHER_REQUESTER, REQUESTER,
+    at_minute, numbers, send, spawn_app, ClockSeed, TestApp, TicketSeed, AGENT, OTHER_REQUESTER,
+    REQUESTER,
 };
 
 /// Seeds a small, varied worklist:
@@ -161,7 +164,7 @@ async fn keyset_pages_have_no_duplicates_or_gaps_in_every_sort_order() {
         app.insert_ticket(ticket).await;
     }
 
-    for sort in ["priority", "age", "-age", "updated"] {
+    for sort in ["priority", "age", "-age", "updated", "due"] {
         let whole = list(&app, &format!("?sort={sort}&limit=200")).await;
         let (paged, pages) = page_through(&app, &format!("sort={sort}"), 5).await;
 
@@ -256,4 +259,323 @@ async fn csv_with_a_limit_is_one_page_and_names_the_next_cursor() {
         .nth(1)
         .unwrap()
         .starts_with("2026-000003,"));
+}
+
+/// Eight business hours, the resolution target of the SLA seeds.
+const TARGET_S: i64 = 8 * 3600;
+
+/// A first-response clock met in time.
+fn responded() -> ClockSeed {
+    ClockSeed::halted("met", 600, 3600)
+}
+
+/// Seeds one ticket per resolution clock case, opened in this order:
+///
+/// | number | status    | resolution clock                          | as read now      |
+/// |--------|-----------|-------------------------------------------|------------------|
+/// | 1      | new       | running, due an hour ago                  | breached         |
+/// | 2      | new       | running, due in ten days                  | running          |
+/// | 3      | new       | running, due in 30 min (< 25 % of 8 h)    | running, warning |
+/// | 4      | new       | paused after its due time                 | breached         |
+/// | 5      | new       | paused in time                            | paused           |
+/// | 6      | resolved  | met in time                               | met              |
+/// | 7      | resolved  | met late (the minutes used equal target)  | breached         |
+/// | 8      | cancelled | stopped in time                           | stopped          |
+/// | 9      | new       | no clocks                                 | none             |
+/// | 10     | new       | running in ten days; first response late  | running          |
+/// | 11     | cancelled | stopped late                              | breached         |
+async fn seed_clocks(app: &TestApp) -> Vec<TicketSeed> {
+    app.set_sla_projection(1).await;
+    let now = Utc::now();
+    let resolution = [
+        Some(ClockSeed::running(
+            now - Duration::hours(1),
+            TARGET_S,
+            TARGET_S,
+        )),
+        Some(ClockSeed::running(now + Duration::days(10), 600, TARGET_S)),
+        Some(ClockSeed::running(
+            now + Duration::minutes(30),
+            27_000,
+            TARGET_S,
+        )),
+        Some(ClockSeed::halted("paused", TARGET_S + 60, TARGET_S).late()),
+        Some(ClockSeed::halted("paused", TARGET_S - 60, TARGET_S)),
+        Some(ClockSeed::halted("met", TARGET_S - 60, TARGET_S)),
+        Some(ClockSeed::halted("met", TARGET_S, TARGET_S).late()),
+        Some(ClockSeed::halted("stopped", 600, TARGET_S)),
+        None,
+        Some(ClockSeed::running(now + Duration::days(10), 600, TARGET_S)),
+        Some(ClockSeed::halted("stopped", TARGET_S * 2, TARGET_S).late()),
+    ];
+    let mut tickets = Vec::new();
+    for (index, resolution) in resolution.into_iter().enumerate() {
+        let status = match index {
+            5 | 6 => "resolved",
+            7 | 10 => "cancelled",
+            _ => "new",
+        };
+        let ticket = app
+            .insert_ticket(TicketSeed::new(index as u32 + 1).status(status))
+            .await;
+        let first_response = if index == 9 {
+            ClockSeed::halted("met", 3600, 3600).late()
+        } else {
+            responded()
+        };
+        if let Some(resolution) = resolution {
+            app.insert_clocks(1, ticket.id, first_response, resolution)
+                .await;
+        }
+        tickets.push(ticket);
+    }
+    tickets
+}
+
+#[tokio::test]
+async fn each_sla_filter_selects_by_the_resolution_clock_as_read_now() {
+    let app = spawn_app().await;
+    seed_clocks(&app).await;
+
+    let cases: &[(&str, &[u32])] = &[
+        ("running", &[2, 3, 10]),
+        ("warning", &[3]),
+        ("breached", &[1, 4, 7, 11]),
+        ("paused", &[5]),
+        ("met", &[6]),
+        ("stopped", &[8]),
+        ("none", &[9]),
+    ];
+    for (state, expected) in cases {
+        let query = format!("?sort=age&status=all&sla={state}");
+        assert_eq!(short(&list(&app, &query).await), *expected, "{state}");
+    }
+    assert_eq!(short(&list(&app, "?sort=age&sla=breached").await), [1, 4]);
+    assert!(list(&app, "?sla=met").await.is_empty(), "open tickets only");
+}
+
+#[tokio::test]
+async fn items_carry_the_resolution_state_and_due_time() {
+    let app = spawn_app().await;
+    let tickets = seed_clocks(&app).await;
+
+    let body = send(app.get("/api/v1/tickets?sort=age&status=all"))
+        .await
+        .ok();
+
+    let items = body["items"].as_array().unwrap();
+    let states: Vec<Value> = items.iter().map(|item| item["sla_state"].clone()).collect();
+    assert_eq!(
+        Value::Array(states),
+        json!([
+            "breached", "running", "running", "breached", "paused", "met", "breached", "stopped",
+            null, "running", "breached"
+        ])
+    );
+    let due: Vec<bool> = items
+        .iter()
+        .map(|item| item["due_at"].is_string())
+        .collect();
+    assert_eq!(
+        due,
+        [true, true, true, false, false, false, false, false, false, true, false]
+    );
+    let none = items[8].as_object().unwrap();
+    assert_eq!(none["id"], tickets[8].id.to_string());
+    assert!(none.contains_key("sla_state") && none.contains_key("due_at"));
+    let due_at: DateTime<Utc> = items[1]["due_at"].as_str().unwrap().parse().unwrap();
+    assert!(due_at > Utc::now() + Duration::days(9));
+}
+
+#[tokio::test]
+async fn without_the_sla_projection_or_in_another_generation_there_are_no_clocks() {
+    let app = spawn_app().await;
+    let first = app.insert_ticket(TicketSeed::new(1)).await;
+    let second = app.insert_ticket(TicketSeed::new(2)).await;
+    let due = Utc::now() + Duration::days(1);
+    app.insert_clocks(
+        1,
+        first.id,
+        responded(),
+        ClockSeed::running(due, 0, TARGET_S),
+    )
+    .await;
+    app.insert_clocks(
+        2,
+        second.id,
+        responded(),
+        ClockSeed::running(due, 0, TARGET_S),
+    )
+    .await;
+
+    let before = send(app.get("/api/v1/tickets?sort=age")).await.ok();
+    app.set_sla_projection(1).await;
+    let after = send(app.get("/api/v1/tickets?sort=age")).await.ok();
+
+    assert_eq!(before["items"][0]["sla_state"], Value::Null);
+    assert_eq!(before["items"][0]["due_at"], Value::Null);
+    assert_eq!(short(&list(&app, "?sla=running").await), [1]);
+    assert_eq!(after["items"][0]["sla_state"], "running");
+    assert_eq!(after["items"][1]["sla_state"], Value::Null, "generation 2");
+    assert_eq!(short(&list(&app, "?sla=none").await), [2]);
+}
+
+/// A far-future instant plus `minutes` (the due order does not depend on now).
+fn due(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2100, 1, 4, 8, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+#[tokio::test]
+async fn the_due_order_pages_by_resolution_due_time_then_tickets_without_one() {
+    let app = spawn_app().await;
+    app.set_sla_projection(1).await;
+    // 14 tickets: running clocks due at minutes with ties (and one overdue, in 1986), then
+    // paused, met and none, whose order is their id.
+    let dues: [Option<i64>; 14] = [
+        Some(30),
+        None,
+        Some(10),
+        Some(30),
+        Some(-60_000_000),
+        None,
+        Some(20),
+        Some(10),
+        None,
+        Some(30),
+        None,
+        Some(5),
+        None,
+        Some(20),
+    ];
+    let mut expected = Vec::new();
+    for (index, minutes) in dues.iter().enumerate() {
+        let ticket = app.insert_ticket(TicketSeed::new(index as u32 + 1)).await;
+        let resolution = match (minutes, index % 3) {
+            (Some(minutes), _) => Some(ClockSeed::running(due(*minutes), 60, TARGET_S)),
+            (None, 0) => None,
+            (None, 1) => Some(ClockSeed::halted("paused", 60, TARGET_S)),
+            (None, _) => Some(ClockSeed::halted("met", 60, TARGET_S)),
+        };
+        if let Some(resolution) = resolution {
+            app.insert_clocks(1, ticket.id, responded(), resolution)
+                .await;
+        }
+        expected.push((
+            minutes.is_none(),
+            minutes.unwrap_or(0),
+            ticket.id,
+            ticket.number,
+        ));
+    }
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|entry| entry.3).collect();
+
+    let whole = list(&app, "?sort=due&limit=200").await;
+    let (paged, pages) = page_through(&app, "sort=due", 3).await;
+    let (running, _) = page_through(&app, "sort=due&sla=running", 2).await;
+
+    assert_eq!(whole, expected);
+    assert_eq!(paged, expected, "pages differ from the whole list");
+    assert_eq!(pages, 5);
+    assert_eq!(
+        running,
+        expected[1..9],
+        "running clocks only (the overdue one is breached), paged with the filter"
+    );
+}
+
+#[tokio::test]
+async fn due_cursors_and_other_cursors_do_not_mix() {
+    let app = spawn_app().await;
+    for sequence in 1..=3 {
+        app.insert_ticket(TicketSeed::new(sequence)).await;
+    }
+    let due = send(app.get("/api/v1/tickets?sort=due&limit=1")).await.ok();
+    let due_cursor = due["next_cursor"].as_str().expect("a next page");
+    let priority = send(app.get("/api/v1/tickets?limit=1")).await.ok();
+    let priority_cursor = priority["next_cursor"].as_str().expect("a next page");
+
+    for query in [
+        format!("sort=age&cursor={due_cursor}"),
+        format!("cursor={due_cursor}"),
+        format!("sort=due&cursor={priority_cursor}"),
+    ] {
+        send(app.get(&format!("/api/v1/tickets?{query}")))
+            .await
+            .assert_field_problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameter",
+                "cursor",
+            );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_or_repeated_sla_filter_is_refused_by_name() {
+    let app = spawn_app().await;
+
+    for query in ["sla=late", "sla=RUNNING", "sla=running&sla=paused"] {
+        send(app.get(&format!("/api/v1/tickets?{query}")))
+            .await
+            .assert_field_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", "sla");
+    }
+}
+
+#[tokio::test]
+async fn csv_ends_with_the_sla_state_and_due_time() {
+    let app = spawn_app().await;
+    let tickets = seed_clocks(&app).await;
+
+    let reply = send(
+        app.get("/api/v1/tickets?sort=age&sla=running")
+            .header("Accept", "text/csv"),
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let lines: Vec<&str> = reply.text.split("\r\n").collect();
+    assert!(
+        lines[0].ends_with(",version,id,sla_state,due_at"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines.len(),
+        5,
+        "header, three rows, final line end: {lines:?}"
+    );
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells[cells.len() - 3], tickets[1].id.to_string());
+    assert_eq!(cells[cells.len() - 2], "running");
+    let due_at: DateTime<Utc> = cells[cells.len() - 1]
+        .parse()
+        .expect("an RFC 3339 due time");
+    assert!(due_at > Utc::now() + Duration::days(9));
+}
+
+#[tokio::test]
+async fn breached_is_what_the_reporting_view_calls_breached() {
+    let app = spawn_app().await;
+    seed_clocks(&app).await;
+
+    let body = send(app.get("/api/v1/tickets?sort=age&status=all"))
+        .await
+        .ok();
+    let reported: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+        "SELECT ticket_id, breached FROM reporting.sla_clocks WHERE metric = 'resolution'",
+    )
+    .fetch_all(&app.db.owner_pool)
+    .await
+    .expect("read reporting.sla_clocks");
+
+    assert_eq!(reported.len(), 10);
+    for (ticket, breached) in reported {
+        let item = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["id"] == ticket.to_string())
+            .expect("the ticket is listed");
+        assert_eq!(item["sla_state"] == "breached", breached, "{item}");
+    }
 }
