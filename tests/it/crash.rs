@@ -325,7 +325,11 @@ async fn of_two_projector_processes_exactly_one_advances() {
             .text()
             .await
             .unwrap();
-        applied.push(counter(&text, "itsm_projector_events_applied_total"));
+        // Each projection (tickets, sla) has its own lease; the property holds per projection.
+        applied.push(counter(
+            &text,
+            "itsm_projector_events_applied_total{projection=\"tickets\"",
+        ));
     }
     for child in projectors.iter_mut().chain(std::iter::once(&mut command)) {
         child.kill().unwrap();
