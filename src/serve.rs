@@ -84,14 +84,13 @@ pub async fn ticket_runner(
     Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
-/// The SLA clock projection's runner.
+/// The SLA clock projection's runner (no keys: clocks use no personal data).
 pub async fn sla_runner(
     config: &Config,
     pool: PgPool,
-    master_key: &MasterKey,
     metrics: Arc<ProjectorMetrics>,
 ) -> anyhow::Result<Runner> {
-    let projection = SlaProjection::new(pool.clone(), PersonalDataVault::new(master_key));
+    let projection = SlaProjection::new();
     Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
@@ -105,7 +104,7 @@ pub async fn runner_of(
 ) -> anyhow::Result<Runner> {
     match name {
         projector::TICKETS => ticket_runner(config, pool, master_key, metrics).await,
-        projector::sla::SLA => sla_runner(config, pool, master_key, metrics).await,
+        projector::sla::SLA => sla_runner(config, pool, metrics).await,
         other => anyhow::bail!(
             "unknown projection {other:?}; known: {}, {}",
             projector::TICKETS,
@@ -176,7 +175,7 @@ pub async fn serve(
         let metrics = Arc::new(ProjectorMetrics::default());
         metrics.register(&mut registry);
         let runner = ticket_runner(&config, pool.clone(), &master_key, metrics.clone()).await?;
-        let sla = sla_runner(&config, pool.clone(), &master_key, metrics).await?;
+        let sla = sla_runner(&config, pool.clone(), metrics).await?;
         if let Some(client) = &nats {
             // Another process's appends reach us through the relay's messages: wake up early.
             let subject = format!("{}.events.>", config.nats.subject_prefix);

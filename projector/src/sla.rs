@@ -12,7 +12,6 @@ use domain::calendar::{BusinessCalendar, CalendarDefinition};
 use domain::config::sla::SlaPolicyDefinition;
 use domain::config::Kind;
 use domain::sla::{Clock, ClockState, ConfigurationChange, Metric, SlaConfiguration, TicketClocks};
-use event_store::crypto::PersonalDataVault;
 use event_store::RecordedEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -269,17 +268,14 @@ ON CONFLICT (generation, ticket_id) DO UPDATE SET
      EXCLUDED.last_tx, EXCLUDED.last_position)
 WHERE rm_sla_clocks.version <= EXCLUDED.version";
 
-/// The SLA clock projection.
-#[derive(Debug)]
-pub struct SlaProjection {
-    pool: PgPool,
-    vault: PersonalDataVault,
-}
+/// The SLA clock projection. Needs no keys: clocks use no personal data.
+#[derive(Debug, Default)]
+pub struct SlaProjection;
 
 impl SlaProjection {
-    /// The projection; `pool` reads the keys that decode ticket events.
-    pub fn new(pool: PgPool, vault: PersonalDataVault) -> SlaProjection {
-        SlaProjection { pool, vault }
+    /// The projection.
+    pub fn new() -> SlaProjection {
+        SlaProjection
     }
 }
 
@@ -318,22 +314,19 @@ impl Projection for SlaProjection {
             return Ok(());
         }
         let first = events[0].global_position;
-        // Decode (and decrypt) before the first statement of the transaction.
+        // Clocks need no personal data: decode without decrypting it (no key lookups).
         let mut decoded = Vec::with_capacity(relevant.len());
         for stored in &relevant {
             if stored.stream_type != codec::STREAM_TYPE {
                 decoded.push(None);
                 continue;
             }
-            let event = codec::decode(&self.pool, &self.vault, stored)
-                .await
-                .map_err(|error| match error {
-                    event_store::StoreError::Database(error) => ApplyError::Transient(error),
-                    other => ApplyError::Poison {
-                        position: stored.global_position,
-                        reason: other.to_string(),
-                    },
-                })?;
+            let event = codec::decode_without_personal_data(stored).map_err(|error| {
+                ApplyError::Poison {
+                    position: stored.global_position,
+                    reason: error.to_string(),
+                }
+            })?;
             decoded.push(Some(event));
         }
         let write = |error| ApplyError::from_database(error, first);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use command_service::auth::Actor;
 use domain::config::{ConfigCommand, ConfigName, Kind};
-use event_store::crypto::{MasterKey, PersonalDataVault};
+use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
 use projector::checkpoint;
 use projector::metrics::ProjectorMetrics;
@@ -17,7 +17,7 @@ use sqlx::PgPool;
 
 use crate::corpus;
 
-async fn runner(pool: &PgPool, master_key: &MasterKey, worker: &str) -> Runner {
+async fn runner(pool: &PgPool, worker: &str) -> Runner {
     Runner::new(
         RunnerSettings {
             pool: pool.clone(),
@@ -26,10 +26,7 @@ async fn runner(pool: &PgPool, master_key: &MasterKey, worker: &str) -> Runner {
             poll_interval: Duration::from_millis(20),
             worker: worker.to_owned(),
         },
-        Arc::new(SlaProjection::new(
-            pool.clone(),
-            PersonalDataVault::new(master_key),
-        )),
+        Arc::new(SlaProjection::new()),
         Arc::new(ProjectorMetrics::default()),
     )
     .await
@@ -101,7 +98,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
         ]}),
     )
     .await;
-    let live = runner(pool, &master_key, "live").await;
+    let live = runner(pool, "live").await;
     let service = corpus::service(pool, &master_key);
     corpus::generate(service.clone(), 40, 2).await;
     catch_up(&live, pool).await;
@@ -176,7 +173,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
     );
     let live_digest = projector::sla::digest(pool, 1).await.unwrap();
 
-    let rebuilder = runner(pool, &master_key, "rebuilder").await;
+    let rebuilder = runner(pool, "rebuilder").await;
     let generation = rebuilder.rebuild(|_| {}).await.expect("rebuild");
     assert_eq!(generation, 2);
     assert_eq!(

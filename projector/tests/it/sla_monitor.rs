@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use command_service::auth::Actor;
 use domain::config::{ConfigCommand, ConfigName, Kind};
-use event_store::crypto::{MasterKey, PersonalDataVault};
+use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
 use projector::checkpoint;
 use projector::metrics::ProjectorMetrics;
@@ -103,10 +103,7 @@ async fn each_warning_and_breach_is_recorded_once_at_the_clocks_instant() {
             poll_interval: Duration::from_millis(20),
             worker: "sla".to_owned(),
         },
-        Arc::new(SlaProjection::new(
-            pool.clone(),
-            PersonalDataVault::new(&master_key),
-        )),
+        Arc::new(SlaProjection::new()),
         Arc::new(ProjectorMetrics::default()),
     )
     .await
