@@ -148,19 +148,29 @@ impl Clock {
 
     /// Closes the open segment at `at`, counting a running one in its calendar version.
     fn close(&mut self, at: DateTime<Utc>, config: &dyn SlaConfiguration) {
-        if self.due_at(config).is_some_and(|due| due < at) {
+        let Some(segment) = self.segments.last().filter(|s| s.to.is_none()) else {
+            return;
+        };
+        let at = at.max(segment.from);
+        let business_seconds = if segment.running {
+            config
+                .calendar_at(&segment.calendar, segment.calendar_version)
+                .map_or(0, |calendar| calendar.seconds_between(segment.from, at))
+        } else {
+            0
+        };
+        // Late only if the target is used up by `at`; only then is the due time worth the walk
+        // through the calendar (below the target it is necessarily later than `at`).
+        if segment.running
+            && self.elapsed_seconds + business_seconds >= self.target_seconds()
+            && self.due_at(config).is_some_and(|due| due < at)
+        {
             self.late = true;
         }
-        if let Some(segment) = self.segments.last_mut().filter(|s| s.to.is_none()) {
-            let at = at.max(segment.from);
-            segment.to = Some(at);
-            if segment.running {
-                segment.business_seconds = config
-                    .calendar_at(&segment.calendar, segment.calendar_version)
-                    .map_or(0, |calendar| calendar.seconds_between(segment.from, at));
-                self.elapsed_seconds += segment.business_seconds;
-            }
-        }
+        let segment = self.segments.last_mut().expect("checked above");
+        segment.to = Some(at);
+        segment.business_seconds = business_seconds;
+        self.elapsed_seconds += business_seconds;
     }
 
     fn open(

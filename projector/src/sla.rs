@@ -361,7 +361,10 @@ impl Projection for SlaProjection {
             clocks.insert(ticket, (row.try_get("version").map_err(write)?, state));
         }
         let mut config_rows = Vec::new();
-        let mut changed: BTreeMap<Uuid, ClockRow> = BTreeMap::new();
+        // Tickets whose clocks this batch changed, with the cursor of the last event that did:
+        // their rows are computed once, from the final state (the row costs far more than the
+        // fold).
+        let mut touched: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
         for (stored, event) in relevant.iter().zip(decoded) {
             let Some(event) = event else {
                 let kind = config_kind(&stored.stream_type).expect("filtered above");
@@ -406,20 +409,12 @@ impl Projection for SlaProjection {
                         clocks.insert(ticket, (row.try_get("version").map_err(write)?, state));
                     }
                     let at = stored.metadata.occurred_at;
-                    for (ticket, (version, state)) in clocks.iter_mut() {
+                    for (ticket, (_, state)) in clocks.iter_mut() {
                         if !state.is_live() {
                             continue;
                         }
                         state.configuration_changed(at, change, &config);
-                        if let Some(row) = ClockRow::new(
-                            *ticket,
-                            *version,
-                            state,
-                            (stored.transaction_id, stored.global_position),
-                            &config,
-                        ) {
-                            changed.insert(*ticket, row);
-                        }
+                        touched.insert(*ticket, (stored.transaction_id, stored.global_position));
                     }
                 }
                 config_rows.push(ConfigRow {
@@ -441,16 +436,18 @@ impl Projection for SlaProjection {
             *applied = version;
             let at = stored.metadata.occurred_at;
             state.apply(&event, at, &config);
-            if let Some(row) = ClockRow::new(
+            touched.insert(
                 stored.stream_id,
-                version,
-                state,
                 (stored.transaction_id, stored.global_position),
-                &config,
-            ) {
-                changed.insert(stored.stream_id, row);
-            }
+            );
         }
+        let rows: Vec<ClockRow> = touched
+            .iter()
+            .filter_map(|(ticket, cursor)| {
+                let (version, state) = clocks.get(ticket)?;
+                ClockRow::new(*ticket, *version, state, *cursor, &config)
+            })
+            .collect();
         if !config_rows.is_empty() {
             sqlx::query(INSERT_CONFIG)
                 .bind(generation)
@@ -459,8 +456,7 @@ impl Projection for SlaProjection {
                 .await
                 .map_err(write)?;
         }
-        if !changed.is_empty() {
-            let rows: Vec<&ClockRow> = changed.values().collect();
+        if !rows.is_empty() {
             sqlx::query(UPSERT_CLOCKS)
                 .bind(generation)
                 .bind(sqlx::types::Json(&rows))

@@ -17,11 +17,11 @@ use sqlx::PgPool;
 
 use crate::corpus;
 
-async fn runner(pool: &PgPool, worker: &str) -> Runner {
+async fn runner(pool: &PgPool, worker: &str, batch_size: u32) -> Runner {
     Runner::new(
         RunnerSettings {
             pool: pool.clone(),
-            batch_size: 97,
+            batch_size,
             lease_ttl: Duration::from_secs(2),
             poll_interval: Duration::from_millis(20),
             worker: worker.to_owned(),
@@ -98,7 +98,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
         ]}),
     )
     .await;
-    let live = runner(pool, "live").await;
+    let live = runner(pool, "live", 7).await;
     let service = corpus::service(pool, &master_key);
     corpus::generate(service.clone(), 40, 2).await;
     catch_up(&live, pool).await;
@@ -173,7 +173,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
     );
     let live_digest = projector::sla::digest(pool, 1).await.unwrap();
 
-    let rebuilder = runner(pool, "rebuilder").await;
+    let rebuilder = runner(pool, "rebuilder", 1_000).await;
     let generation = rebuilder.rebuild(|_| {}).await.expect("rebuild");
     assert_eq!(generation, 2);
     assert_eq!(
