@@ -499,3 +499,97 @@ pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Erro
     .fetch_one(pool)
     .await
 }
+
+/// A ticket's clocks as they stood at `as_of`: its events (recorded until then, decoded, in
+/// version order) and the configuration events recorded until then, folded in store order
+/// exactly as the projection folds them. Also answers the configuration, to explain the clocks.
+pub async fn clocks_as_of(
+    pool: &PgPool,
+    ticket_events: &[(RecordedEvent, domain::ticket::TicketEvent)],
+    as_of: DateTime<Utc>,
+) -> Result<(TicketClocks, ProjectedConfig), sqlx::Error> {
+    // The literal list is implied by the partial index `events_config_idx`.
+    let rows = sqlx::query(
+        "SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type, \
+         event_type, stream_version, payload, occurred_at FROM events \
+         WHERE stream_type IN ('calendar', 'sla_policy', 'service') AND recorded_at <= $1 \
+         ORDER BY transaction_id, global_position",
+    )
+    .bind(as_of)
+    .fetch_all(pool)
+    .await?;
+    let mut config_events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stream_type: String = row.try_get("stream_type")?;
+        let Some(kind) = config_kind(&stream_type) else {
+            continue;
+        };
+        let payload: Value = row.try_get("payload")?;
+        let event_type: String = row.try_get("event_type")?;
+        config_events.push(PastConfigEvent {
+            cursor: (
+                row.try_get("transaction_id")?,
+                row.try_get("global_position")?,
+            ),
+            kind,
+            name: payload
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            version: row.try_get::<i64, _>("stream_version")? as u64,
+            definition: payload.get("definition").cloned(),
+            retired: event_type.ends_with(".retired"),
+            at: row.try_get("occurred_at")?,
+        });
+    }
+    let mut config = ProjectedConfig::default();
+    let mut clocks = TicketClocks::default();
+    let mut pending = config_events.into_iter().peekable();
+    for (stored, event) in ticket_events {
+        let cursor = (stored.transaction_id, stored.global_position);
+        while let Some(next) = pending.next_if(|next| next.cursor < cursor) {
+            apply_past_config(next, &mut config, &mut clocks);
+        }
+        clocks.apply(event, stored.metadata.occurred_at, &config);
+    }
+    for next in pending {
+        apply_past_config(next, &mut config, &mut clocks);
+    }
+    Ok((clocks, config))
+}
+
+/// A configuration event as [`clocks_as_of`] replays it.
+struct PastConfigEvent {
+    cursor: (i64, i64),
+    kind: &'static str,
+    name: String,
+    version: u64,
+    definition: Option<Value>,
+    retired: bool,
+    at: DateTime<Utc>,
+}
+
+fn apply_past_config(
+    event: PastConfigEvent,
+    config: &mut ProjectedConfig,
+    clocks: &mut TicketClocks,
+) {
+    config.apply(
+        event.kind,
+        event.name.clone(),
+        event.version,
+        event.definition,
+        event.retired,
+    );
+    let change = match event.kind {
+        "calendar" => Some(ConfigurationChange::Calendar(&event.name)),
+        "sla_policy" => Some(ConfigurationChange::Policy(&event.name)),
+        _ => None,
+    };
+    if let Some(change) = change {
+        if clocks.is_live() {
+            clocks.configuration_changed(event.at, change, config);
+        }
+    }
+}

@@ -118,6 +118,9 @@ pub struct TicketAsOfView {
     pub as_of: DateTime<Utc>,
     pub last_event: LastEventView,
     pub ticket: TicketView,
+    /// The SLA clocks as they stood at `as_of`: the ticket's events and the configuration
+    /// recorded until then, folded like the SLA projection folds them, read at `as_of`.
+    pub sla: Vec<crate::sla::ClockView>,
 }
 
 /// `GET /api/v1/tickets/{ticket}?as_of=`: called by the ticket view when `as_of` is given.
@@ -138,6 +141,12 @@ pub async fn as_of(
     let past = projector::as_of::replay(&events, |_| {})
         .map_err(|error| ApiError::Unexpected(anyhow::Error::new(error)))?
         .ok_or(ApiError::TicketNotFound)?;
+    let (clocks, config) = projector::sla::clocks_as_of(&state.pool, &events, as_of).await?;
+    let sla = clocks
+        .clocks
+        .iter()
+        .map(|clock| crate::sla::explain(clock, as_of, &config))
+        .collect();
     record(
         state,
         actor,
@@ -157,6 +166,7 @@ pub async fn as_of(
             recorded_at: past.last_event.recorded_at,
         },
         ticket: view::from_past(&past),
+        sla,
     };
     Ok(Json(body).into_response())
 }

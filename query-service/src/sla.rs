@@ -97,7 +97,8 @@ pub struct SlaView {
     pub clocks: Vec<ClockView>,
 }
 
-fn explain(clock: &Clock, now: DateTime<Utc>, config: &ProjectedConfig) -> ClockView {
+/// One clock explained as read at `now`.
+pub(crate) fn explain(clock: &Clock, now: DateTime<Utc>, config: &ProjectedConfig) -> ClockView {
     let elapsed = clock.elapsed_at(now, config);
     let breached = clock.breached_at(now, config);
     let state = match (clock.state, breached) {

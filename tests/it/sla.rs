@@ -168,6 +168,9 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
         view["clocks"][1]["state"] == "paused"
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let while_paused = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(paused["clocks"][0]["state"], "paused");
     assert!(
         paused["clocks"][1]["due_at"].is_null(),
@@ -196,6 +199,26 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
         causes,
         ["opened", "pending:waiting_for_requester", "resumed"]
     );
+
+    // An auditor sees the clocks as they stood while the ticket waited.
+    let auditor = issue("r.pruefer", "auditor");
+    let then: Value = client
+        .get(format!("{base}/api/v1/tickets/{number}"))
+        .query(&[("as_of", while_paused.as_str())])
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(then["ticket"]["status"], "pending", "{then}");
+    let clocks = then["sla"].as_array().expect("clocks as of then");
+    assert_eq!(clocks.len(), 2, "{then}");
+    assert_eq!(clocks[0]["state"], "paused");
+    assert_eq!(clocks[1]["state"], "paused");
+    assert_eq!(clocks[1]["segments"].as_array().unwrap().len(), 2);
+    assert_eq!(clocks[1]["policy"], "default");
 
     let report: Value = client
         .get(format!("{base}/api/v1/reports/sla-compliance"))
