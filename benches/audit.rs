@@ -43,6 +43,13 @@
 //! Output: tables on stdout (progress on stderr) and `target/bench/audit.json`. Latencies are
 //! per iteration, sorted and read at nearest rank.
 
+mod support;
+
+use support::{
+    cores, fresh_database, load_context, mean, ms, number_arg, per_second, percentile, pool_of,
+    remove,
+};
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +67,7 @@ use event_store::hash::{canonical_bytes, event_hash, hash_input, HashInput, GENE
 use event_store::testing::TestDatabase;
 use event_store::{Cursor, Metadata, RecordedEvent};
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -154,27 +161,6 @@ async fn main() -> Result<()> {
     print_summary(&report.checks);
     println!("\ntotal run time {:.1} s", started.elapsed().as_secs_f64());
     write_json(&options, &report, started.elapsed())
-}
-
-/// A new migrated database of the benchmark's own.
-async fn fresh_database() -> TestDatabase {
-    eprintln!("creating a fresh database …");
-    let db = TestDatabase::create().await;
-    // The benchmark makes its own application pool with an explicit size.
-    db.app_pool.close().await;
-    db
-}
-
-/// Drops the database, waiting for it (also after a failed section).
-async fn remove(db: TestDatabase) {
-    let name = db.name.clone();
-    if let Err(error) = db.remove().await {
-        eprintln!("warning: could not drop database {name}: {error:#}");
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, |cores| cores.get())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,28 +264,8 @@ fn section_arg(value: Option<String>) -> Result<Section> {
     }
 }
 
-fn number_arg(value: Option<String>, name: &str) -> Result<f64> {
-    let text = value.with_context(|| format!("{name} needs a number"))?;
-    let number: f64 = text
-        .replace(['_', ','], "")
-        .parse()
-        .with_context(|| format!("{name} needs a number, got {text:?}"))?;
-    ensure!(
-        number.is_finite() && number > 0.0,
-        "{name} must be positive"
-    );
-    Ok(number)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared pieces: pools, a small random generator, percentiles, the load on the machine.
-
-async fn pool_of(options: &PgConnectOptions, connections: u32) -> Result<PgPool> {
-    Ok(PgPoolOptions::new()
-        .max_connections(connections)
-        .connect_with(options.clone())
-        .await?)
-}
 
 /// SplitMix64: reproducible, and cheap enough not to show in the figures.
 #[derive(Clone, Debug)]
@@ -324,38 +290,6 @@ impl Rng {
         )
         .into_uuid()
     }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn per_second(count: u64, elapsed: Duration) -> f64 {
-    count as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
-/// Other work on the machine (another engineer's builds or tests may share it).
-async fn load_context(pool: &PgPool) -> Value {
-    let load_average = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned));
-    let other_sessions: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE state = 'active' AND datname IS DISTINCT FROM current_database()",
-    )
-    .fetch_one(pool)
-    .await
-    .ok();
-    json!({ "load_average_1min": load_average, "other_active_postgres_sessions": other_sessions })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -730,13 +664,6 @@ fn latency_json(sorted: &[Duration]) -> Value {
         "mean_ms": ms(mean(sorted)),
         "max_ms": ms(sorted.last().copied().unwrap_or_default()),
     })
-}
-
-fn mean(values: &[Duration]) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values.iter().sum::<Duration>() / values.len() as u32
 }
 
 #[derive(Debug)]

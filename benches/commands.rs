@@ -31,6 +31,10 @@
 //! commands completed inside the measured window; latency is per HTTP request (or per INSERT), as
 //! seen by the client, sorted and read at nearest rank. The database is dropped at the end.
 
+mod support;
+
+use support::{load_context, ms};
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -594,22 +598,6 @@ async fn stream_version(pool: &PgPool, stream_id: Uuid) -> Result<i64> {
     Ok(version.unwrap_or(0))
 }
 
-/// Other work on the machine while the benchmark runs (another engineer's tests may share it):
-/// the load average and the active PostgreSQL sessions outside this benchmark's database.
-async fn load_context(pool: &PgPool) -> Value {
-    let load_average = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned));
-    let other_sessions: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE state = 'active' AND datname IS DISTINCT FROM current_database()",
-    )
-    .fetch_one(pool)
-    .await
-    .ok();
-    json!({ "load_average_1min": load_average, "other_active_postgres_sessions": other_sessions })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Measuring.
 
@@ -951,10 +939,6 @@ async fn compare_with_new(
 
 // ---------------------------------------------------------------------------------------------
 // Reporting.
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
 
 fn print_table(scenarios: &[&Measurement]) {
     println!(

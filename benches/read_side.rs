@@ -46,6 +46,10 @@
 //! Output: tables on stdout (progress on stderr) and `target/bench/read_side.json`. Latencies
 //! are per request as seen by the client, sorted and read at nearest rank.
 
+mod support;
+
+use support::{cores, load_context, ms, number_arg, percentile, pool_of, remove};
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,7 +69,6 @@ use projector::runner::{Runner, RunnerSettings};
 use projector::tickets::TicketProjection;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::MissedTickBehavior;
@@ -215,18 +218,6 @@ async fn fresh_database() -> TestDatabase {
     db
 }
 
-/// Drops the database, waiting for it (also after a failed section).
-async fn remove(db: TestDatabase) {
-    let name = db.name.clone();
-    if let Err(error) = db.remove().await {
-        eprintln!("warning: could not drop database {name}: {error:#}");
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, |cores| cores.get())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Options.
 
@@ -357,28 +348,8 @@ fn section_arg(value: Option<String>) -> Result<Section> {
     }
 }
 
-fn number_arg(value: Option<String>, name: &str) -> Result<f64> {
-    let text = value.with_context(|| format!("{name} needs a number"))?;
-    let number: f64 = text
-        .replace(['_', ','], "")
-        .parse()
-        .with_context(|| format!("{name} needs a number, got {text:?}"))?;
-    ensure!(
-        number.is_finite() && number > 0.0,
-        "{name} must be positive"
-    );
-    Ok(number)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared pieces: pools, a small random generator, servers, percentiles.
-
-async fn pool_of(options: &PgConnectOptions, connections: u32) -> Result<PgPool> {
-    Ok(PgPoolOptions::new()
-        .max_connections(connections)
-        .connect_with(options.clone())
-        .await?)
-}
 
 /// SplitMix64: reproducible, and cheap enough not to show in the figures.
 #[derive(Clone, Debug)]
@@ -448,19 +419,6 @@ fn http_client() -> Result<reqwest::Client> {
         .build()?)
 }
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn runner_settings(pool: &PgPool, batch_size: u32, role: &str) -> RunnerSettings {
     let random = Uuid::new_v4().simple().to_string();
     RunnerSettings {
@@ -470,21 +428,6 @@ fn runner_settings(pool: &PgPool, batch_size: u32, role: &str) -> RunnerSettings
         poll_interval: POLL_INTERVAL,
         worker: format!("read-side-bench-{role}-{}", &random[..8]),
     }
-}
-
-/// Other work on the machine (another engineer's tests may share it).
-async fn load_context(pool: &PgPool) -> Value {
-    let load_average = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned));
-    let other_sessions: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE state = 'active' AND datname IS DISTINCT FROM current_database()",
-    )
-    .fetch_one(pool)
-    .await
-    .ok();
-    json!({ "load_average_1min": load_average, "other_active_postgres_sessions": other_sessions })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,6 +56,12 @@
 //! Output: tables on stdout (progress on stderr) and `target/bench/sla.json`. Latencies are per
 //! ticket, sorted and read at nearest rank.
 
+mod support;
+
+use support::{
+    cores, fresh_database, load_context, mean, number_arg, per_second, percentile, remove,
+};
+
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -216,27 +222,6 @@ async fn main() -> Result<()> {
     write_json(&options, &report, started.elapsed())
 }
 
-/// A new migrated database of the benchmark's own.
-async fn fresh_database() -> TestDatabase {
-    eprintln!("creating a fresh database …");
-    let db = TestDatabase::create().await;
-    // The benchmark makes its own application pool with an explicit size.
-    db.app_pool.close().await;
-    db
-}
-
-/// Drops the database, waiting for it (also after a failed section).
-async fn remove(db: TestDatabase) {
-    let name = db.name.clone();
-    if let Err(error) = db.remove().await {
-        eprintln!("warning: could not drop database {name}: {error:#}");
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(0, |cores| cores.get())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Options.
 
@@ -262,6 +247,7 @@ impl Options {
                 "--no-db" => db = false,
                 "--tickets" | "--db-tickets" => {
                     let value = number_arg(args.next(), &arg)?;
+                    ensure!(value >= 1.0, "{arg} must be at least 1");
                     numbers.push((arg, value));
                 }
                 "-h" | "--help" => {
@@ -294,19 +280,6 @@ impl Options {
         );
         Ok(Some(options))
     }
-}
-
-fn number_arg(value: Option<String>, name: &str) -> Result<f64> {
-    let text = value.with_context(|| format!("{name} needs a number"))?;
-    let number: f64 = text
-        .replace(['_', ','], "")
-        .parse()
-        .with_context(|| format!("{name} needs a number, got {text:?}"))?;
-    ensure!(
-        number.is_finite() && number >= 1.0,
-        "{name} must be at least 1"
-    );
-    Ok(number)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,26 +338,6 @@ fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
 }
 
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn mean(values: &[Duration]) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values.iter().sum::<Duration>() / values.len() as u32
-}
-
-fn per_second(count: u64, elapsed: Duration) -> f64 {
-    count as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
 /// Microseconds per item.
 fn micros_per(elapsed: Duration, count: u64) -> f64 {
     micros(elapsed) / count.max(1) as f64
@@ -398,24 +351,6 @@ fn latency_json(sorted: &[Duration]) -> Value {
         "mean_us": micros(mean(sorted)),
         "max_us": micros(sorted.last().copied().unwrap_or_default()),
     })
-}
-
-/// Other work on the machine (another engineer's builds or tests may share it).
-fn load_average() -> Option<String> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-}
-
-async fn load_context(pool: &PgPool) -> Value {
-    let other_sessions: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE state = 'active' AND datname IS DISTINCT FROM current_database()",
-    )
-    .fetch_one(pool)
-    .await
-    .ok();
-    json!({ "load_average_1min": load_average(), "other_active_postgres_sessions": other_sessions })
 }
 
 // ---------------------------------------------------------------------------------------------
