@@ -3,46 +3,12 @@
 //! store (also after tampering through a superuser connection), export, access rights, and the
 //! record every use leaves.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::{itsm_command, stderr, stdout, Installation};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(installation: &Installation) -> Server {
-    let child = itsm_command(&["serve"], Some(&installation.config))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/readyz", installation.base_url()))
-        .await
-        .map(|response| !response.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "itsm serve did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server(child)
-}
-
-fn token(installation: &Installation, user: &str, role: &str) -> String {
-    stdout(&installation.itsm(&["token", "issue", "--user", user, "--role", role]))
-        .trim()
-        .to_owned()
-}
+use crate::{stderr, stdout, Installation, Server};
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -61,9 +27,9 @@ async fn accesses(installation: &Installation) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_see_the_past_verify_and_export_and_every_use_is_recorded() {
     let installation = Installation::new().await;
-    let agent = token(&installation, "k.meier", "agent");
-    let auditor = token(&installation, "r.pruefer", "auditor");
-    let _server = start(&installation).await;
+    let agent = installation.token("k.meier", "agent");
+    let auditor = installation.token("r.pruefer", "auditor");
+    let _server = Server::start(&installation).await;
     let base = installation.base_url();
     let client = reqwest::Client::new();
 

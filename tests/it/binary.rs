@@ -1,51 +1,9 @@
 //! The whole path as a user walks it: serve, open a ticket over HTTP, inspect and verify its
 //! events, detect tampering, shut down gracefully.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
-use crate::{itsm_command, stderr, stdout, Installation};
-
-const STARTUP_WAIT: Duration = Duration::from_secs(30);
-
-#[derive(Debug)]
-struct Server(Child);
-
-impl Server {
-    async fn start(installation: &Installation) -> Server {
-        let child = itsm_command(&["serve"], Some(&installation.config))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server(child);
-        let deadline = Instant::now() + STARTUP_WAIT;
-        let health = format!("{}/healthz", installation.base_url());
-        while reqwest::get(&health).await.is_err() {
-            assert!(Instant::now() < deadline, "itsm serve did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.0.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        self.0.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
+use crate::{stderr, stdout, Installation, Server};
 
 async fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()

@@ -11,7 +11,8 @@ mod read_side;
 mod sla;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
@@ -65,6 +66,60 @@ impl Installation {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A new token for `user` with `role` (`itsm token issue`).
+    pub fn token(&self, user: &str, role: &str) -> String {
+        stdout(&self.itsm(&["token", "issue", "--user", user, "--role", role]))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// How long `itsm serve` may take to become ready.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// An `itsm serve` of an installation, killed on drop.
+#[derive(Debug)]
+pub struct Server(Child);
+
+impl Server {
+    /// Starts the all-in-one server and waits until `/readyz` answers 200.
+    pub async fn start(installation: &Installation) -> Server {
+        let child = itsm_command(&["serve"], Some(&installation.config))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server(child);
+        let deadline = Instant::now() + STARTUP_WAIT;
+        let ready = format!("{}/readyz", installation.base_url());
+        while reqwest::get(&ready)
+            .await
+            .map(|response| !response.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "itsm serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -2,39 +2,11 @@
 //! read see the write; the worklist, history and search show it; the live stream (SSE, fed by
 //! the relay through NATS) announces it.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{itsm_command, stdout, Installation};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(installation: &Installation) -> Server {
-    let child = itsm_command(&["serve"], Some(&installation.config))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/readyz", installation.base_url()))
-        .await
-        .map(|response| !response.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "itsm serve did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server(child)
-}
+use crate::{stdout, Installation, Server};
 
 /// Reads the SSE body until `needle` shows up (or panics after `within`).
 async fn read_until(response: &mut reqwest::Response, needle: &str, within: Duration) -> String {
@@ -59,7 +31,7 @@ async fn a_write_is_readable_with_its_token_and_announced_live() {
         stdout(&installation.itsm(&["token", "issue", "--user", "k.meier", "--role", "agent"]))
             .trim()
             .to_owned();
-    let _server = start(&installation).await;
+    let _server = Server::start(&installation).await;
     let base = installation.base_url();
     let client = reqwest::Client::new();
 

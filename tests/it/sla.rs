@@ -2,39 +2,11 @@
 //! policy over HTTP; a ticket's clocks run, pause while it waits for the requester, and are met;
 //! the explanation and the compliance report show it.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{itsm_command, stdout, Installation};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(installation: &Installation) -> Server {
-    let child = itsm_command(&["serve"], Some(&installation.config))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/readyz", installation.base_url()))
-        .await
-        .map(|response| !response.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "itsm serve did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server(child)
-}
+use crate::{Installation, Server};
 
 /// Reads the SLA view until `done` holds for it (the SLA projection trails the command).
 async fn sla_until(
@@ -68,13 +40,11 @@ async fn sla_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     let installation = Installation::new().await;
-    let issue = |user: &str, role: &str| {
-        stdout(&installation.itsm(&["token", "issue", "--user", user, "--role", role]))
-            .trim()
-            .to_owned()
-    };
-    let (admin, agent) = (issue("admin", "admin"), issue("k.meier", "agent"));
-    let _server = start(&installation).await;
+    let (admin, agent) = (
+        installation.token("admin", "admin"),
+        installation.token("k.meier", "agent"),
+    );
+    let _server = Server::start(&installation).await;
     let base = installation.base_url();
     let client = reqwest::Client::new();
     let day = json!(["00:00-24:00"]);
@@ -201,7 +171,7 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     );
 
     // An auditor sees the clocks as they stood while the ticket waited.
-    let auditor = issue("r.pruefer", "auditor");
+    let auditor = installation.token("r.pruefer", "auditor");
     let then: Value = client
         .get(format!("{base}/api/v1/tickets/{number}"))
         .query(&[("as_of", while_paused.as_str())])
@@ -240,7 +210,7 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
         assert_eq!(row["compliance_percent"], 100.0);
         assert_eq!(row["queue"], "first-level");
     }
-    let requester = issue("e.mustermann", "requester");
+    let requester = installation.token("e.mustermann", "requester");
     let refused = client
         .get(format!("{base}/api/v1/reports/sla-compliance"))
         .bearer_auth(&requester)
