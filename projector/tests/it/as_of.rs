@@ -2,57 +2,15 @@
 //! wrote, and an instant between two events stops the replay between them.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use event_store::crypto::{MasterKey, PersonalDataVault};
 use event_store::testing::TestDatabase;
 use projector::as_of::{events_until, replay};
-use projector::checkpoint;
-use projector::metrics::ProjectorMetrics;
-use projector::runner::{Runner, RunnerSettings, Step};
 use projector::tickets::{TicketProjection, TicketRow};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::corpus;
-
-async fn project_everything(pool: &PgPool, master_key: &MasterKey) {
-    let projection = TicketProjection::new(pool.clone(), PersonalDataVault::new(master_key));
-    let runner = Runner::new(
-        RunnerSettings {
-            pool: pool.clone(),
-            batch_size: 500,
-            lease_ttl: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(20),
-            worker: "as-of-test".to_owned(),
-        },
-        Arc::new(projection),
-        Arc::new(ProjectorMetrics::default()),
-    )
-    .await
-    .expect("runner");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    for _ in 0..3_000 {
-        let active = checkpoint::active(pool, projector::TICKETS)
-            .await
-            .unwrap()
-            .expect("checkpoint");
-        if active.events_applied == stored {
-            return;
-        }
-        if !matches!(
-            runner.step(active.generation, false).await.unwrap(),
-            Step::Applied(applied) if applied > 0
-        ) {
-            // Another test's open transaction may hold the horizon back for a moment.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    panic!("the projection did not catch up");
-}
+use crate::support::{catch_up_all, runner_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_a_tickets_events_gives_the_projected_row_and_stops_at_the_instant() {
@@ -63,7 +21,9 @@ async fn replaying_a_tickets_events_gives_the_projected_row_and_stops_at_the_ins
     let service = corpus::service(pool, &master_key);
     let events = corpus::generate(service, 60, 2).await;
     assert!(events >= 300, "corpus has {events} events");
-    project_everything(pool, &master_key).await;
+    let projection = TicketProjection::new(pool.clone(), PersonalDataVault::new(&master_key));
+    let runner = runner_of(pool, Arc::new(projection), "as-of-test", 500).await;
+    catch_up_all(&runner, pool).await;
 
     let vault = PersonalDataVault::new(&master_key);
     let tickets: Vec<Uuid> = sqlx::query_scalar(

@@ -8,3 +8,4 @@ mod projection;
 mod relay;
 mod sla;
 mod sla_monitor;
+mod support;

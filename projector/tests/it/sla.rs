@@ -2,77 +2,15 @@
 //! tickets flow) equal the clocks after a rebuild, and the clocks follow the tickets' lifecycles.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use command_service::auth::Actor;
-use domain::config::{ConfigCommand, ConfigName, Kind};
+use domain::config::Kind;
 use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
-use projector::checkpoint;
-use projector::metrics::ProjectorMetrics;
-use projector::runner::{Runner, RunnerSettings, Step};
-use projector::sla::{SlaProjection, SLA};
-use serde_json::{json, Value};
-use sqlx::PgPool;
+use projector::sla::SlaProjection;
+use serde_json::json;
 
 use crate::corpus;
-
-async fn runner(pool: &PgPool, worker: &str, batch_size: u32) -> Runner {
-    Runner::new(
-        RunnerSettings {
-            pool: pool.clone(),
-            batch_size,
-            lease_ttl: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(20),
-            worker: worker.to_owned(),
-        },
-        Arc::new(SlaProjection::new()),
-        Arc::new(ProjectorMetrics::default()),
-    )
-    .await
-    .expect("runner")
-}
-
-async fn define(pool: &PgPool, kind: Kind, name: &str, definition: Value) {
-    let admin = Actor {
-        user: "admin".to_owned(),
-        roles: vec!["admin".to_owned()],
-    };
-    command_service::config::execute(
-        pool,
-        &admin,
-        kind,
-        &ConfigName::try_from(name.to_owned()).unwrap(),
-        ConfigCommand::Define { definition },
-        None,
-        uuid::Uuid::new_v4(),
-    )
-    .await
-    .expect("configuration accepted");
-}
-
-async fn catch_up(runner: &Runner, pool: &PgPool) {
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    for _ in 0..3_000 {
-        let active = checkpoint::active(pool, SLA)
-            .await
-            .unwrap()
-            .expect("checkpoint");
-        if active.events_applied == stored {
-            return;
-        }
-        if !matches!(
-            runner.step(active.generation, false).await.unwrap(),
-            Step::Applied(applied) if applied > 0
-        ) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    panic!("the SLA projection did not catch up");
-}
+use crate::support::{catch_up_all, define, runner_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
@@ -98,10 +36,10 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
         ]}),
     )
     .await;
-    let live = runner(pool, "live", 7).await;
+    let live = runner_of(pool, Arc::new(SlaProjection::new()), "live", 7).await;
     let service = corpus::service(pool, &master_key);
     corpus::generate(service.clone(), 40, 2).await;
-    catch_up(&live, pool).await;
+    catch_up_all(&live, pool).await;
     // Configuration changes while tickets flow: new hours, new targets.
     let weekday = json!(["07:00-19:00"]);
     define(
@@ -122,7 +60,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
     )
     .await;
     corpus::generate(service, 40, 2).await;
-    catch_up(&live, pool).await;
+    catch_up_all(&live, pool).await;
 
     let tickets: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT stream_id) FROM events WHERE stream_type = 'ticket'",
@@ -173,7 +111,7 @@ async fn live_clocks_equal_rebuilt_clocks_with_configuration_changing_midway() {
     );
     let live_digest = projector::sla::digest(pool, 1).await.unwrap();
 
-    let rebuilder = runner(pool, "rebuilder", 1_000).await;
+    let rebuilder = runner_of(pool, Arc::new(SlaProjection::new()), "rebuilder", 1_000).await;
     let generation = rebuilder.rebuild(|_| {}).await.expect("rebuild");
     assert_eq!(generation, 2);
     assert_eq!(

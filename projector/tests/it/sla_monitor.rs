@@ -3,63 +3,18 @@
 //! after the clocks have seen the records — at the instant the clock computes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Duration as Span;
-use command_service::auth::Actor;
-use domain::config::{ConfigCommand, ConfigName, Kind};
+use domain::config::Kind;
 use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
-use projector::checkpoint;
-use projector::metrics::ProjectorMetrics;
-use projector::runner::{Runner, RunnerSettings, Step};
-use projector::sla::{SlaProjection, SLA};
+use projector::sla::SlaProjection;
 use projector::sla_monitor::round;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::corpus;
-
-async fn define(pool: &PgPool, kind: Kind, name: &str, definition: serde_json::Value) {
-    command_service::config::execute(
-        pool,
-        &Actor {
-            user: "admin".to_owned(),
-            roles: vec!["admin".to_owned()],
-        },
-        kind,
-        &ConfigName::try_from(name.to_owned()).unwrap(),
-        ConfigCommand::Define { definition },
-        None,
-        uuid::Uuid::new_v4(),
-    )
-    .await
-    .expect("configuration accepted");
-}
-
-async fn project(runner: &Runner, pool: &PgPool) {
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    for _ in 0..3_000 {
-        let active = checkpoint::active(pool, SLA)
-            .await
-            .unwrap()
-            .expect("checkpoint");
-        if active.events_applied == stored {
-            return;
-        }
-        if !matches!(
-            runner.step(active.generation, false).await.unwrap(),
-            Step::Applied(applied) if applied > 0
-        ) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    let active = checkpoint::active(pool, SLA).await.unwrap();
-    panic!("the SLA projection did not catch up: {active:?}");
-}
+use crate::support::{catch_up_all, define, runner_of};
 
 async fn count(pool: &PgPool, event_type: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
@@ -95,20 +50,8 @@ async fn each_warning_and_breach_is_recorded_once_at_the_clocks_instant() {
     .await;
     let service = corpus::service(pool, &master_key);
     let (ticket, _) = corpus::open(&service, 1).await;
-    let runner = Runner::new(
-        RunnerSettings {
-            pool: pool.clone(),
-            batch_size: 100,
-            lease_ttl: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(20),
-            worker: "sla".to_owned(),
-        },
-        Arc::new(SlaProjection::new()),
-        Arc::new(ProjectorMetrics::default()),
-    )
-    .await
-    .unwrap();
-    project(&runner, pool).await;
+    let runner = runner_of(pool, Arc::new(SlaProjection::new()), "sla", 100).await;
+    catch_up_all(&runner, pool).await;
     let opened_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT occurred_at FROM events WHERE event_type = 'ticket.opened'")
             .fetch_one(pool)
@@ -137,7 +80,7 @@ async fn each_warning_and_breach_is_recorded_once_at_the_clocks_instant() {
     assert_eq!(round(&service, pool, late).await.unwrap(), 0);
     let restarted = corpus::service(pool, &master_key);
     assert_eq!(round(&restarted, pool, late).await.unwrap(), 0);
-    project(&runner, pool).await;
+    catch_up_all(&runner, pool).await;
     assert_eq!(round(&restarted, pool, late).await.unwrap(), 0);
     let next: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT next_deadline_at FROM rm_sla_clocks WHERE ticket_id = $1")
