@@ -130,10 +130,13 @@ pub async fn ensure(
 }
 
 /// The generation the query side reads, if the projection exists.
-pub async fn active_generation(pool: &PgPool, name: &str) -> Result<Option<i32>, sqlx::Error> {
+pub async fn active_generation<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    name: &str,
+) -> Result<Option<i32>, sqlx::Error> {
     sqlx::query_scalar("SELECT active_generation FROM projections WHERE name = $1")
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
 }
 

@@ -47,11 +47,7 @@ pub async fn round(
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
     let mut connection = pool.acquire().await?;
-    let Some(generation): Option<i32> =
-        sqlx::query_scalar("SELECT active_generation FROM projections WHERE name = $1")
-            .bind(SLA)
-            .fetch_optional(&mut *connection)
-            .await?
+    let Some(generation) = crate::checkpoint::active_generation(&mut *connection, SLA).await?
     else {
         return Ok(0);
     };

@@ -80,26 +80,14 @@ pub fn instant(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, Api
 async fn stream_of(state: &AppState, reference: &TicketRef) -> Result<Option<Uuid>, ApiError> {
     match reference {
         TicketRef::Id(id) => Ok(Some(*id)),
-        TicketRef::Number(number) => Ok(event_store::find_stream_by_ticket_number(
-            &state.pool,
-            number,
-        )
-        .await
-        .map_err(store_error)?),
-    }
-}
-
-fn store_error(error: event_store::StoreError) -> ApiError {
-    match error {
-        event_store::StoreError::Database(error) => ApiError::from(error),
-        other => ApiError::Unexpected(anyhow::Error::new(other)),
+        TicketRef::Number(number) => {
+            Ok(event_store::find_stream_by_ticket_number(&state.pool, number).await?)
+        }
     }
 }
 
 async fn record(state: &AppState, actor: &Actor, access: Access) -> Result<(), ApiError> {
-    audit_log::record(&state.pool, &actor.user, "api", Uuid::new_v4(), &access)
-        .await
-        .map_err(store_error)
+    Ok(audit_log::record(&state.pool, &actor.user, "api", Uuid::new_v4(), &access).await?)
 }
 
 /// The last event a past view reflects.
@@ -217,16 +205,13 @@ pub async fn verify(
     let stream = stream_of(&state, &reference)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
-    let events = event_store::read_stream(&state.pool, stream)
-        .await
-        .map_err(store_error)?;
+    let events = event_store::read_stream(&state.pool, stream).await?;
     if events.is_empty() {
         return Err(ApiError::TicketNotFound);
     }
     let report = store_audit::verify_one_stream(&events);
     let checkpoint = store_audit::checkpoints(&state.pool)
-        .await
-        .map_err(store_error)?
+        .await?
         .pop()
         .map(|checkpoint| {
             let covered = events
@@ -326,8 +311,7 @@ pub async fn export(
         &auditing.public_key,
         Utc::now(),
     )
-    .await
-    .map_err(store_error)?;
+    .await?;
     let chunks = futures_util::stream::try_unfold(exporter, |mut exporter| async move {
         let chunk = exporter.next_chunk().await?;
         Ok::<_, event_store::StoreError>(chunk.map(|chunk| (chunk, exporter)))

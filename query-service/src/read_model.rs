@@ -131,10 +131,5 @@ pub async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, A
 
 /// The generation of the ticket projection the query side reads, if the projection exists.
 pub async fn active_generation(connection: &mut PgConnection) -> Result<Option<i32>, ApiError> {
-    let generation =
-        sqlx::query_scalar("SELECT active_generation FROM projections WHERE name = $1")
-            .bind(projector::TICKETS)
-            .fetch_optional(connection)
-            .await?;
-    Ok(generation)
+    Ok(projector::checkpoint::active_generation(connection, projector::TICKETS).await?)
 }

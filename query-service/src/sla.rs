@@ -12,7 +12,6 @@ use command_service::error::{ApiError, Problem};
 use domain::sla::{Clock, ClockState, Segment, SlaConfiguration, TargetChange, TicketClocks};
 use projector::sla::ProjectedConfig;
 use serde::Serialize;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -20,16 +19,6 @@ use crate::extract::{invalid, Params, TicketPath};
 use crate::read_model::snapshot;
 use crate::view::find_visible;
 use crate::AppState;
-
-/// The active generation of the SLA projection.
-pub async fn sla_generation(connection: &mut PgConnection) -> Result<Option<i32>, ApiError> {
-    Ok(
-        sqlx::query_scalar("SELECT active_generation FROM projections WHERE name = $1")
-            .bind(projector::sla::SLA)
-            .fetch_optional(connection)
-            .await?,
-    )
-}
 
 /// One warning threshold.
 #[derive(Debug, Serialize, ToSchema)]
@@ -195,7 +184,9 @@ pub async fn show(
         read_at: now,
         clocks: Vec::new(),
     };
-    if let Some(generation) = sla_generation(&mut transaction).await? {
+    if let Some(generation) =
+        projector::checkpoint::active_generation(&mut *transaction, projector::sla::SLA).await?
+    {
         let stored: Option<serde_json::Value> = sqlx::query_scalar(
             "SELECT clocks FROM rm_sla_clocks WHERE generation = $1 AND ticket_id = $2",
         )
