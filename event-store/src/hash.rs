@@ -142,44 +142,14 @@ pub enum ChainError {
     },
 }
 
-/// Checks a whole stream, read in version order; returns how many events it verified.
+/// Checks a whole stream, read in version order; returns how many events it verified, or the
+/// first place its chain does not hold (the same walk as [`crate::audit::verify_one_stream`]).
 pub fn verify_stream(events: &[RecordedEvent]) -> Result<usize, ChainError> {
-    let mut previous_hash = GENESIS;
-    for (index, event) in events.iter().enumerate() {
-        let expected_version = index as u64 + 1;
-        if event.stream_version != expected_version {
-            return Err(ChainError::VersionGap {
-                stream_id: event.stream_id,
-                previous: expected_version - 1,
-                expected: expected_version,
-                found: event.stream_version,
-            });
-        }
-        verify_event(&previous_hash, event)?;
-        previous_hash = event.hash;
+    let report = crate::audit::verify_one_stream(events);
+    match report.problems.into_iter().next() {
+        Some(crate::audit::Problem::Chain(broken)) => Err(broken),
+        _ => Ok(events.len()),
     }
-    Ok(events.len())
-}
-
-fn verify_event(previous_hash: &[u8; 32], event: &RecordedEvent) -> Result<(), ChainError> {
-    if &event.previous_hash != previous_hash {
-        return Err(ChainError::BrokenLink {
-            stream_id: event.stream_id,
-            version: event.stream_version,
-            expected: hex::encode(previous_hash),
-            found: hex::encode(event.previous_hash),
-        });
-    }
-    let recomputed = event_hash(previous_hash, &hash_input(event));
-    if recomputed != event.hash {
-        return Err(ChainError::HashMismatch {
-            stream_id: event.stream_id,
-            version: event.stream_version,
-            expected: hex::encode(recomputed),
-            found: hex::encode(event.hash),
-        });
-    }
-    Ok(())
 }
 
 /// The hash input of a stored event.
