@@ -153,7 +153,7 @@ pub async fn as_of(
             version: past.row.version,
             recorded_at: past.last_event.recorded_at,
         },
-        ticket: view::from_past(&past),
+        ticket: view::from_past(&past)?,
         sla,
     };
     Ok(Json(body).into_response())

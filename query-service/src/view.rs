@@ -24,8 +24,9 @@ pub const ARTICLES_IN_VIEW_MAX: i64 = 1_000;
 /// Most links (both directions together) and merged tickets one view carries.
 pub const LINKS_IN_VIEW_MAX: i64 = 1_000;
 
-/// The ticket as the read model has it.
-#[derive(Debug, sqlx::FromRow)]
+/// The ticket as the read model has it (also read from the projection's own row type, by its
+/// JSON, for a past view).
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub struct TicketRow {
     pub ticket_id: Uuid,
     pub number: String,
@@ -299,48 +300,64 @@ async fn assemble(
         None => None,
     };
     Ok(TicketView {
-        id: row.ticket_id,
-        consistency_token: format!("{}.{}", row.last_tx, row.last_position),
-        requester: RequesterView {
-            name: row.requester_name,
-            email: row.requester_email,
-            phone: row.requester_phone,
-            user_id: row.requester_user_id,
-        },
-        number: row.number,
-        version: row.version,
-        ticket_type: row.ticket_type,
-        title: row.title,
-        description: row.description,
-        service_id: row.service_id,
-        category_id: row.category_id,
-        impact: row.impact,
-        urgency: row.urgency,
-        priority: row.priority,
-        queue: row.queue,
-        status: row.status,
-        is_open: row.is_open,
-        assignee: row.assignee,
-        tags: row.tags,
-        fields: row.fields,
-        channel: row.channel,
-        pending_reason: row.pending_reason,
-        pending_until: row.pending_until,
-        resolution_code: row.resolution_code,
-        resolution_text: row.resolution_text,
         merged_into,
         merged_from,
-        opened_by: row.opened_by,
-        opened_at: row.opened_at,
-        updated_at: row.updated_at,
-        first_response_at: row.first_response_at,
-        resolved_at: row.resolved_at,
-        closed_at: row.closed_at,
         articles,
         articles_truncated,
         links,
         sla,
+        ..TicketView::of(row)
     })
+}
+
+impl TicketView {
+    /// The view of a row alone: no articles, links, merged tickets or clocks yet, and the merge
+    /// target by id only.
+    fn of(row: TicketRow) -> TicketView {
+        TicketView {
+            id: row.ticket_id,
+            consistency_token: format!("{}.{}", row.last_tx, row.last_position),
+            requester: RequesterView {
+                name: row.requester_name,
+                email: row.requester_email,
+                phone: row.requester_phone,
+                user_id: row.requester_user_id,
+            },
+            number: row.number,
+            version: row.version,
+            ticket_type: row.ticket_type,
+            title: row.title,
+            description: row.description,
+            service_id: row.service_id,
+            category_id: row.category_id,
+            impact: row.impact,
+            urgency: row.urgency,
+            priority: row.priority,
+            queue: row.queue,
+            status: row.status,
+            is_open: row.is_open,
+            assignee: row.assignee,
+            tags: row.tags,
+            fields: row.fields,
+            channel: row.channel,
+            pending_reason: row.pending_reason,
+            pending_until: row.pending_until,
+            resolution_code: row.resolution_code,
+            resolution_text: row.resolution_text,
+            merged_into: row.merged_into.map(|id| MergeTarget { id, number: None }),
+            merged_from: Vec::new(),
+            opened_by: row.opened_by,
+            opened_at: row.opened_at,
+            updated_at: row.updated_at,
+            first_response_at: row.first_response_at,
+            resolved_at: row.resolved_at,
+            closed_at: row.closed_at,
+            articles: Vec::new(),
+            articles_truncated: false,
+            links: Vec::new(),
+            sla: Vec::new(),
+        }
+    }
 }
 
 /// The newest `ARTICLES_IN_VIEW_MAX` articles the caller may see, oldest first.
@@ -480,8 +497,11 @@ async fn merge_target(
 
 /// The view of a ticket rebuilt from its events (`?as_of=`): every article (auditors see
 /// internal notes), the links stored on this ticket; related tickets carry only their id.
-pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
-    let row = past.row.clone();
+pub fn from_past(past: &projector::as_of::TicketAsOf) -> Result<TicketView, ApiError> {
+    // The projection's row and the read model's row are the same columns.
+    let row: TicketRow = serde_json::to_value(&past.row)
+        .and_then(serde_json::from_value)
+        .map_err(|error| ApiError::Unexpected(anyhow::Error::new(error)))?;
     let related = |id: Uuid| RelatedTicket {
         id,
         number: None,
@@ -489,44 +509,7 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
         status: None,
         requester_user_id: None,
     };
-    TicketView {
-        id: row.ticket_id,
-        consistency_token: format!("{}.{}", row.last_tx, row.last_position),
-        requester: RequesterView {
-            name: row.requester_name,
-            email: row.requester_email,
-            phone: row.requester_phone,
-            user_id: row.requester_user_id,
-        },
-        number: row.number,
-        version: row.version,
-        ticket_type: row.ticket_type,
-        title: row.title,
-        description: row.description,
-        service_id: row.service_id,
-        category_id: row.category_id,
-        impact: row.impact,
-        urgency: row.urgency,
-        priority: row.priority,
-        queue: row.queue,
-        status: row.status,
-        is_open: row.is_open,
-        assignee: row.assignee,
-        tags: row.tags,
-        fields: row.fields,
-        channel: row.channel,
-        pending_reason: row.pending_reason,
-        pending_until: row.pending_until,
-        resolution_code: row.resolution_code,
-        resolution_text: row.resolution_text,
-        merged_into: row.merged_into.map(|id| MergeTarget { id, number: None }),
-        merged_from: Vec::new(),
-        opened_by: row.opened_by,
-        opened_at: row.opened_at,
-        updated_at: row.updated_at,
-        first_response_at: row.first_response_at,
-        resolved_at: row.resolved_at,
-        closed_at: row.closed_at,
+    Ok(TicketView {
         articles: past
             .articles
             .iter()
@@ -540,7 +523,6 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
                 created_at: article.created_at,
             })
             .collect(),
-        articles_truncated: false,
         links: past
             .links
             .iter()
@@ -552,6 +534,6 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> TicketView {
                 created_at: *created_at,
             })
             .collect(),
-        sla: Vec::new(),
-    }
+        ..TicketView::of(row)
+    })
 }
