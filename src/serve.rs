@@ -146,6 +146,7 @@ pub async fn serve(
 
     let mut api = Router::new();
     let mut command_metrics = None;
+    let mut command_tickets = None;
     if runs(Component::Command) {
         let state = command_service::AppState::new(command_service::Settings {
             pool: pool.clone(),
@@ -154,6 +155,7 @@ pub async fn serve(
             body_bytes_max: config.server.body_bytes_max,
         });
         wake = state.tickets.appended();
+        command_tickets = Some(state.tickets.clone());
         command_metrics = Some(state.metrics.clone());
         api = api.merge(command_service::routes(state));
     }
@@ -198,12 +200,16 @@ pub async fn serve(
         let (wake_sla, sla_stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move { sla.run(wake_sla, sla_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
-        let monitor_tickets = Arc::new(command_service::tickets::TicketService::new(
-            pool.clone(),
-            PersonalDataVault::new(&master_key),
-            config.ticket.clone(),
-            Arc::new(command_service::metrics::Metrics::default()),
-        ));
+        // The monitor records through the command path: the command service's own where it
+        // runs in this process (one ticket cache, its metrics), else one of its own.
+        let monitor_tickets = command_tickets.clone().unwrap_or_else(|| {
+            Arc::new(command_service::tickets::TicketService::new(
+                pool.clone(),
+                PersonalDataVault::new(&master_key),
+                config.ticket.clone(),
+                Arc::new(command_service::metrics::Metrics::default()),
+            ))
+        });
         tasks.spawn(projector::sla_monitor::run(
             monitor_tickets,
             pool.clone(),
