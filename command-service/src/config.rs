@@ -96,11 +96,11 @@ impl Configuration {
 
 /// Loads every configuration item (all kinds) from the store.
 pub async fn load(pool: &PgPool) -> Result<Configuration, StoreError> {
-    // The literal list matches the partial index `events_config_idx` (migration 0005).
+    // The literal list matches the partial index `events_config_v2_idx` (migration 0007).
     let rows = sqlx::query(
         "SELECT global_position, stream_type, stream_version, event_type, payload, actor, \
          occurred_at, hash FROM events \
-         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy') \
+         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class') \
          ORDER BY stream_type, stream_id, stream_version",
     )
     .fetch_all(pool)
@@ -157,7 +157,7 @@ fn decode_event(event_type: &str, mut payload: Value) -> Result<ConfigEvent, Str
 /// What a configuration command did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigChanged {
-    /// `queues`, `categories`, `services`, `calendars` or `sla-policies`.
+    /// `queues`, `categories`, `services`, `calendars`, `sla-policies` or `asset-classes`.
     pub kind: String,
     pub name: String,
     /// The item's version after the command (`ETag`).
@@ -302,7 +302,7 @@ fn with_version(status: StatusCode, body: impl Serialize, version: u64) -> Respo
     path = "/api/v1/config/{kind}/{name}",
     tag = "configuration",
     params(
-        ("kind" = String, Path, description = "queues, categories, services, calendars or sla-policies"),
+        ("kind" = String, Path, description = "queues, categories, services, calendars, sla-policies or asset-classes"),
         ("name" = String, Path, description = "1 to 64 of a-z, 0-9, -, _ and ."),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on; 412 if it moved on"),
         ("X-Correlation-Id" = Option<uuid::Uuid>, Header, description = "Correlation id recorded with the events"),
@@ -355,7 +355,7 @@ pub async fn define(
     path = "/api/v1/config/{kind}/{name}",
     tag = "configuration",
     params(
-        ("kind" = String, Path, description = "queues, categories, services, calendars or sla-policies"),
+        ("kind" = String, Path, description = "queues, categories, services, calendars, sla-policies or asset-classes"),
         ("name" = String, Path, description = "The item's name"),
         ("If-Match" = Option<String>, Header, description = "The version the change is based on; 412 if it moved on"),
     ),
@@ -422,7 +422,7 @@ impl From<&StoredItem> for ConfigView {
     get,
     path = "/api/v1/config/{kind}",
     tag = "configuration",
-    params(("kind" = String, Path, description = "queues, categories, services, calendars or sla-policies")),
+    params(("kind" = String, Path, description = "queues, categories, services, calendars, sla-policies or asset-classes")),
     responses(
         (status = 200, description = "The items, by name", body = Vec<ConfigView>),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
@@ -453,7 +453,7 @@ pub async fn list(
     path = "/api/v1/config/{kind}/{name}",
     tag = "configuration",
     params(
-        ("kind" = String, Path, description = "queues, categories, services, calendars or sla-policies"),
+        ("kind" = String, Path, description = "queues, categories, services, calendars, sla-policies or asset-classes"),
         ("name" = String, Path, description = "The item's name"),
     ),
     responses(

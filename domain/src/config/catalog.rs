@@ -17,7 +17,7 @@ pub struct Localized {
 }
 
 impl Localized {
-    fn check(&self, field: &str, max: usize) -> Result<(), ConfigError> {
+    pub(crate) fn check(&self, field: &str, max: usize) -> Result<(), ConfigError> {
         for text in std::iter::once(&self.de).chain(self.en.as_ref()) {
             if text.trim().is_empty() || text.chars().count() > max {
                 return Err(ConfigError::Invalid {

@@ -1,5 +1,5 @@
 //! Configuration as event-sourced aggregates (issue 4 §1): queues, catalog categories and
-//! services, business calendars and SLA policies. Each item is a stream of its own, named by its
+//! services, business calendars and SLA policies, and asset classes (issue 5). Each item is a stream of its own, named by its
 //! kind and name; every change records the complete new definition with who and when, so every
 //! past SLA result can be reproduced with the configuration that was valid then (the stream
 //! version is the item's version).
@@ -14,6 +14,7 @@ pub mod sla;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::asset::AssetClassDefinition;
 use crate::calendar::{BusinessCalendar, CalendarDefinition};
 use catalog::{CategoryDefinition, QueueDefinition, ServiceDefinition};
 use sla::SlaPolicyDefinition;
@@ -27,15 +28,18 @@ pub enum Kind {
     Service,
     Calendar,
     SlaPolicy,
+    /// A class of assets in the CMDB with its typed attributes (issue 5).
+    AssetClass,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Queue,
         Kind::Category,
         Kind::Service,
         Kind::Calendar,
         Kind::SlaPolicy,
+        Kind::AssetClass,
     ];
 
     /// The stream type of its items (also the prefix of its event types).
@@ -46,6 +50,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Calendar => "calendar",
             Kind::SlaPolicy => "sla_policy",
+            Kind::AssetClass => "asset_class",
         }
     }
 
@@ -57,6 +62,7 @@ impl Kind {
             Kind::Service => "services",
             Kind::Calendar => "calendars",
             Kind::SlaPolicy => "sla-policies",
+            Kind::AssetClass => "asset-classes",
         }
     }
 
@@ -80,6 +86,7 @@ impl Kind {
             Kind::Service => "service.defined",
             Kind::Calendar => "calendar.defined",
             Kind::SlaPolicy => "sla_policy.defined",
+            Kind::AssetClass => "asset_class.defined",
         }
     }
 
@@ -91,6 +98,7 @@ impl Kind {
             Kind::Service => "service.retired",
             Kind::Calendar => "calendar.retired",
             Kind::SlaPolicy => "sla_policy.retired",
+            Kind::AssetClass => "asset_class.retired",
         }
     }
 }
@@ -280,6 +288,11 @@ pub fn validate(
             require("calendar", Kind::Calendar, &policy.calendar)?;
             serde_json::to_value(policy)
         }
+        Kind::AssetClass => {
+            let class: AssetClassDefinition = parse(definition)?;
+            class.validate()?;
+            serde_json::to_value(class)
+        }
         Kind::Service => {
             let service: ServiceDefinition = parse(definition)?;
             service.validate()?;
@@ -351,7 +364,7 @@ pub fn references_of(kind: Kind, definition: &Value) -> Vec<(Kind, String)> {
             out.extend(text("default_queue").map(|name| (Kind::Queue, name)));
             out.extend(text("sla_policy").map(|name| (Kind::SlaPolicy, name)));
         }
-        Kind::Queue | Kind::Category | Kind::Calendar => {}
+        Kind::Queue | Kind::Category | Kind::Calendar | Kind::AssetClass => {}
     }
     out
 }
