@@ -7,6 +7,7 @@ mod command;
 mod decide;
 mod error;
 mod event;
+pub mod import;
 pub mod lifecycle;
 mod state;
 mod values;
@@ -19,6 +20,7 @@ pub use command::{AssetCommand, AssetContext, REASON_CHARS_MAX};
 pub use decide::decide;
 pub use error::AssetError;
 pub use event::AssetEvent;
+pub use import::{ImportCompleted, RejectedRow, SourceRuns, REJECTED_LISTED_MAX};
 pub use lifecycle::{Lifecycle, TRANSITIONS};
 pub use state::{Asset, SourceStatus};
 pub use values::{
