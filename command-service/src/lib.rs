@@ -4,6 +4,7 @@
 //! drive it in-process or on port 0.
 
 pub mod aggregate;
+pub mod assets;
 pub mod audit_log;
 pub mod auth;
 pub mod codec;
