@@ -46,6 +46,7 @@ CONFIGURATION
   [ticket]   reopen_window_s   seconds a resolved ticket may be reopened (default 604800)
              priority_matrix   {impact: {urgency: priority}}
              field_definitions [{key, kind, required, options}]
+  [cmdb]     missing_runs_flag flag an asset its inventory source missed this many runs in a row (default 3)
   Example: deploy/itsm.toml.example";
 
 /// A string that never shows in `Debug` output.
@@ -82,6 +83,31 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub log: LogConfig,
     pub ticket: TicketPolicy,
+    pub cmdb: CmdbConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CmdbConfig {
+    /// Runs in a row an inventory source may miss an asset before the asset is flagged missing.
+    pub missing_runs_flag: u32,
+}
+
+impl Default for CmdbConfig {
+    fn default() -> Self {
+        Self {
+            missing_runs_flag: command_service::IMPORT_SETTINGS_DEFAULT.missing_runs_flag,
+        }
+    }
+}
+
+impl CmdbConfig {
+    /// The import settings of this configuration.
+    pub fn imports(&self) -> command_service::assets::import::ImportSettings {
+        command_service::assets::import::ImportSettings {
+            missing_runs_flag: self.missing_runs_flag.max(1),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -153,7 +153,17 @@ pub async fn serve(
             master_key: master_key.clone(),
             policy: config.ticket.clone(),
             body_bytes_max: config.server.body_bytes_max,
-        });
+        })
+        .with_imports(config.cmdb.imports());
+        let defined = command_service::assets::seed_default_classes(&pool)
+            .await
+            .map_err(|error| anyhow::anyhow!("defining the default asset classes: {error}"))?;
+        if defined > 0 {
+            tracing::info!(
+                asset_classes.defined = defined,
+                "default asset classes defined"
+            );
+        }
         wake = state.tickets.appended();
         command_tickets = Some(state.tickets.clone());
         command_metrics = Some(state.metrics.clone());

@@ -9,6 +9,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::asset::AssetError;
 use domain::config::ConfigError;
 use domain::ticket::TicketError;
 use event_store::StoreError;
@@ -54,6 +55,8 @@ pub enum ApiError {
     TargetTicketNotFound { field: &'static str },
     #[error("the ticket to merge into is already closed, cancelled or merged")]
     MergeTargetFinished,
+    #[error("the asset named in {field} does not exist")]
+    TargetAssetNotFound { field: &'static str },
     #[error("service unavailable")]
     Unavailable,
     #[error("the request took too long and was abandoned")]
@@ -74,6 +77,10 @@ pub enum ApiError {
     TooManyStreams { limit: usize },
     #[error(transparent)]
     Config(domain::config::ConfigError),
+    #[error(transparent)]
+    Asset(AssetError),
+    #[error("{reason}")]
+    Import { code: &'static str, reason: String },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -121,7 +128,8 @@ impl ApiError {
             | ApiError::UnknownParameter { .. }
             | ApiError::InvalidParameter { .. }
             | ApiError::IdempotencyKeyReused
-            | ApiError::TargetTicketNotFound { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::TargetTicketNotFound { .. }
+            | ApiError::TargetAssetNotFound { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MergeTargetFinished => StatusCode::CONFLICT,
             ApiError::Timeout
             | ApiError::NotYetConsistent { .. }
@@ -143,6 +151,17 @@ impl ApiError {
             ApiError::Config(ConfigError::NotDefined { .. }) => StatusCode::NOT_FOUND,
             ApiError::Config(ConfigError::InUse { .. }) => StatusCode::CONFLICT,
             ApiError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Asset(AssetError::NotRegistered) => StatusCode::NOT_FOUND,
+            ApiError::Asset(
+                AssetError::UnknownClass(_)
+                | AssetError::Attribute(_)
+                | AssetError::InvalidField { .. }
+                | AssetError::UnknownTarget
+                | AssetError::ReasonTooLong
+                | AssetError::InvalidExternalId,
+            )
+            | ApiError::Import { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Asset(_) => StatusCode::CONFLICT,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -167,6 +186,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::TargetTicketNotFound { .. } => "target_ticket_not_found",
             ApiError::MergeTargetFinished => "merge_target_finished",
+            ApiError::TargetAssetNotFound { .. } => "asset_not_found",
             ApiError::Timeout => "timeout",
             ApiError::UnknownParameter { .. } => "unknown_parameter",
             ApiError::InvalidParameter { .. } => "invalid_parameter",
@@ -175,6 +195,8 @@ impl ApiError {
             ApiError::LiveUpdatesUnavailable => "live_updates_unavailable",
             ApiError::TooManyStreams { .. } => "too_many_streams",
             ApiError::Config(error) => error.code(),
+            ApiError::Asset(error) => error.code(),
+            ApiError::Import { code, .. } => code,
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -183,13 +205,16 @@ impl ApiError {
         match self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             ApiError::InvalidHeader(name) => Some((*name).to_owned()),
-            ApiError::TargetTicketNotFound { field } => Some((*field).to_owned()),
+            ApiError::TargetTicketNotFound { field } | ApiError::TargetAssetNotFound { field } => {
+                Some((*field).to_owned())
+            }
             ApiError::UnknownParameter { parameter }
             | ApiError::InvalidParameter { parameter, .. } => Some(parameter.clone()),
             ApiError::Rule(rule) => rule.field(),
             ApiError::Config(ConfigError::MissingReference { field, .. }) => {
                 Some((*field).to_owned())
             }
+            ApiError::Asset(error) => error.field(),
             _ => None,
         }
     }

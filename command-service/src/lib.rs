@@ -31,6 +31,7 @@ use sqlx::PgPool;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 
+use crate::assets::import::ImportSettings;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub tickets: Arc<TicketService>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    pub imports: ImportSettings,
 }
 
 impl AppState {
@@ -83,9 +85,21 @@ impl AppState {
             limits: Limits {
                 body_bytes_max: settings.body_bytes_max,
             },
+            imports: IMPORT_SETTINGS_DEFAULT,
         }
     }
+
+    /// The state with other import settings.
+    pub fn with_imports(mut self, imports: ImportSettings) -> AppState {
+        self.imports = imports;
+        self
+    }
 }
+
+/// Import settings unless configured otherwise: flag an asset its source missed 3 runs in a row.
+pub const IMPORT_SETTINGS_DEFAULT: ImportSettings = ImportSettings {
+    missing_runs_flag: 3,
+};
 
 impl axum::extract::FromRef<AppState> for PgPool {
     fn from_ref(state: &AppState) -> PgPool {
@@ -112,6 +126,12 @@ pub fn routes(state: AppState) -> Router {
             "/api/v1/tickets/{ticket}/commands",
             post(routes::execute_command),
         )
+        .route("/api/v1/assets", post(assets::routes::register))
+        .route(
+            "/api/v1/assets/{id}/commands",
+            post(assets::routes::execute),
+        )
+        .route("/api/v1/imports", post(assets::routes::import_file))
         .route("/api/v1/config/{kind}", get(config::list))
         .route(
             "/api/v1/config/{kind}/{name}",

@@ -3,6 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::assets::import::ImportReport;
+use crate::assets::routes::{self as asset_routes, AssetAccepted};
 use crate::config::{self, ConfigChanged, ConfigView};
 use crate::error::Problem;
 use crate::routes::{self, CommandAccepted};
@@ -21,13 +23,17 @@ use crate::routes::{self, CommandAccepted};
         config::list,
         config::show,
         config::define,
-        config::retire
+        config::retire,
+        asset_routes::register,
+        asset_routes::execute,
+        asset_routes::import_file
     ),
-    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem)),
+    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem, AssetAccepted, ImportReport)),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Open tickets and execute commands on them"),
-        (name = "configuration", description = "Queues, service catalog, business calendars and SLA policies (changes: administrators)")
+        (name = "configuration", description = "Queues, service catalog, business calendars, SLA policies and asset classes (changes: administrators)"),
+        (name = "assets", description = "The CMDB: register assets, change them, relate them, import inventory files (asset managers and administrators)")
     )
 )]
 #[derive(Debug)]
