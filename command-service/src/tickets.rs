@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, Utc};
+use domain::asset::AssetId;
 use domain::ticket::{Ticket, TicketCommand, TicketId, TicketNumber, TicketPolicy};
 use event_store::crypto::PersonalDataVault;
 use event_store::hash::GENESIS;
@@ -39,6 +40,9 @@ use crate::metrics::{CommandLabels, Metrics};
 const APPEND_ATTEMPTS_MAX: usize = 64;
 /// Tickets whose state stays cached; idle ones are evicted beyond this.
 const CACHED_TICKETS_MAX: usize = 50_000;
+/// The head of an asset's stream: an asset exists when its stream has an event.
+const ASSET_VERSION_SQL: &str = "SELECT stream_version FROM events \
+     WHERE stream_type = 'asset' AND stream_id = $1 ORDER BY stream_version DESC LIMIT 1";
 /// Namespace of command ids derived from `Idempotency-Key`s.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6f0c_5d1e_9a4b_4c7e_8d21_3b5a_7e90_c412);
 
@@ -190,10 +194,12 @@ impl TicketService {
     }
 
     /// The ticket a `merge` or `link` points at must exist; a merge target must still be open.
+    /// The asset a `link_asset` names must exist.
     async fn check_target(&self, command: &TicketCommand) -> Result<(), ApiError> {
         let (target, merging) = match command {
             TicketCommand::Merge { into } => (*into, true),
             TicketCommand::Link { target, .. } => (*target, false),
+            TicketCommand::LinkAsset { asset_id } => return self.check_asset(*asset_id).await,
             _ => return Ok(()),
         };
         let target = self.catch_up_stream(target, Loaded::empty()).await?;
@@ -203,6 +209,19 @@ impl TicketService {
             }),
             Some(status) if merging && status.is_terminal() => Err(ApiError::MergeTargetFinished),
             Some(_) => Ok(()),
+        }
+    }
+
+    /// An asset exists when its stream (of type `asset`) has an event. Unlinking needs no such
+    /// check: the ticket knows which assets it names.
+    async fn check_asset(&self, asset: AssetId) -> Result<(), ApiError> {
+        let head: Option<i64> = sqlx::query_scalar(ASSET_VERSION_SQL)
+            .bind(asset.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        match head {
+            Some(_) => Ok(()),
+            None => Err(ApiError::TargetAssetNotFound { field: "asset_id" }),
         }
     }
 

@@ -1,6 +1,6 @@
-//! The ticket projection: ticket view and worklist (`rm_tickets`), articles, links, the audit
-//! timeline (`rm_history`) and the search vectors, all from one fold so that they agree at every
-//! checkpoint.
+//! The ticket projection: ticket view and worklist (`rm_tickets`), articles, links, the assets a
+//! ticket names (`rm_ticket_assets`), the audit timeline (`rm_history`) and the search vectors,
+//! all from one fold so that they agree at every checkpoint.
 //!
 //! A batch is applied with a handful of statements whatever its size: the rows of the tickets
 //! it touches are loaded once, the events are folded in memory ([`fold`], pure), and the results
@@ -25,7 +25,7 @@ use crate::search::fold as fold_text;
 
 /// Version of this projection's code: raise it when the fold or the tables change, and the
 /// runner rebuilds blue-green on the next start.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 const STREAM_TYPE: &str = codec::STREAM_TYPE;
 
 /// A ticket as the read side shows it (one `rm_tickets` row without `generation` and `search`).
@@ -100,6 +100,13 @@ pub struct LinkKey {
     pub target_id: Uuid,
 }
 
+/// An asset a ticket names (one `rm_ticket_assets` row without `linked_at`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct TicketAssetKey {
+    pub ticket_id: Uuid,
+    pub asset_id: Uuid,
+}
+
 /// One audit timeline entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HistoryRow {
@@ -120,6 +127,8 @@ pub struct Effects {
     pub article: Option<ArticleRow>,
     /// `Some(true)` = link added, `Some(false)` = removed.
     pub link: Option<(LinkKey, bool)>,
+    /// `Some(true)` = asset linked, `Some(false)` = unlinked.
+    pub asset: Option<(TicketAssetKey, bool)>,
     pub history: Option<HistoryRow>,
 }
 
@@ -295,6 +304,14 @@ pub fn fold(
             }));
             effects.link = Some((key, false));
         }
+        TicketEvent::AssetLinked { asset_id } => {
+            extra_changes.push(json!({"field": "assets", "from": null, "to": asset_id}));
+            effects.asset = Some((asset_key(&row, asset_id.0), true));
+        }
+        TicketEvent::AssetUnlinked { asset_id } => {
+            extra_changes.push(json!({"field": "assets", "from": asset_id, "to": null}));
+            effects.asset = Some((asset_key(&row, asset_id.0), false));
+        }
         TicketEvent::SlaWarningReached {
             metric,
             percent,
@@ -333,6 +350,13 @@ pub fn fold(
         changes: Value::Array(changes),
     });
     Ok((row, effects))
+}
+
+fn asset_key(row: &TicketRow, asset_id: Uuid) -> TicketAssetKey {
+    TicketAssetKey {
+        ticket_id: row.ticket_id,
+        asset_id,
+    }
 }
 
 fn opened(event: &TicketEvent, stored: &RecordedEvent) -> TicketRow {
@@ -585,6 +609,16 @@ DELETE FROM rm_links l USING jsonb_to_recordset($2) AS r(ticket_id uuid, link_ty
 WHERE l.generation = $1 AND l.ticket_id = r.ticket_id AND l.link_type = r.link_type
   AND l.target_id = r.target_id";
 
+const INSERT_TICKET_ASSETS: &str = "\
+INSERT INTO rm_ticket_assets (generation, ticket_id, asset_id, linked_at)
+SELECT $1, r.ticket_id, r.asset_id, r.linked_at
+FROM jsonb_to_recordset($2) AS r(ticket_id uuid, asset_id uuid, linked_at timestamptz)
+ON CONFLICT DO NOTHING";
+
+const DELETE_TICKET_ASSETS: &str = "\
+DELETE FROM rm_ticket_assets a USING jsonb_to_recordset($2) AS r(ticket_id uuid, asset_id uuid)
+WHERE a.generation = $1 AND a.ticket_id = r.ticket_id AND a.asset_id = r.asset_id";
+
 const INSERT_HISTORY: &str = "\
 INSERT INTO rm_history (generation, ticket_id, version, event_id, event_type, actor,
     occurred_at, origin, correlation_id, changes)
@@ -657,6 +691,8 @@ impl Projection for TicketProjection {
         let mut changed: BTreeSet<Uuid> = BTreeSet::new();
         let mut articles = Vec::new();
         let mut links: BTreeMap<LinkKey, Option<(String, DateTime<Utc>)>> = BTreeMap::new();
+        // The last effect per (ticket, asset) in the batch: linked at, or unlinked (None).
+        let mut assets: BTreeMap<TicketAssetKey, Option<DateTime<Utc>>> = BTreeMap::new();
         let mut history = Vec::with_capacity(ticket_events.len());
         for (stored, event) in ticket_events.into_iter().zip(decoded) {
             let position = stored.global_position;
@@ -680,6 +716,9 @@ impl Projection for TicketProjection {
             if let Some((key, added)) = effects.link {
                 let value = added.then(|| (stored.metadata.actor.clone(), row.updated_at));
                 links.insert(key, value);
+            }
+            if let Some((key, added)) = effects.asset {
+                assets.insert(key, added.then_some(row.updated_at));
             }
             if let Some(entry) = effects.history {
                 history.push(entry);
@@ -742,6 +781,11 @@ impl Projection for TicketProjection {
                     .map_err(write)?;
             }
         }
+        if !assets.is_empty() {
+            write_ticket_assets(connection, generation, &assets)
+                .await
+                .map_err(write)?;
+        }
         sqlx::query(INSERT_HISTORY)
             .bind(generation)
             .bind(sqlx::types::Json(&history))
@@ -757,6 +801,7 @@ impl Projection for TicketProjection {
             "DELETE FROM rm_history WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_history WHERE generation = $1 LIMIT $2))",
             "DELETE FROM rm_articles WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_articles WHERE generation = $1 LIMIT $2))",
             "DELETE FROM rm_links WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_links WHERE generation = $1 LIMIT $2))",
+            "DELETE FROM rm_ticket_assets WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_ticket_assets WHERE generation = $1 LIMIT $2))",
             "DELETE FROM rm_tickets WHERE ctid = ANY(ARRAY(SELECT ctid FROM rm_tickets WHERE generation = $1 LIMIT $2))",
         ] {
             deleted += sqlx::query(sql)
@@ -774,6 +819,37 @@ impl Projection for TicketProjection {
     }
 }
 
+/// Writes the batch's last asset effect per (ticket, asset): every touched pair is deleted, the
+/// linked ones inserted again (as `rm_links`).
+async fn write_ticket_assets(
+    connection: &mut PgConnection,
+    generation: i32,
+    assets: &BTreeMap<TicketAssetKey, Option<DateTime<Utc>>>,
+) -> Result<(), sqlx::Error> {
+    let touched: Vec<&TicketAssetKey> = assets.keys().collect();
+    sqlx::query(DELETE_TICKET_ASSETS)
+        .bind(generation)
+        .bind(sqlx::types::Json(&touched))
+        .execute(&mut *connection)
+        .await?;
+    let linked: Vec<Value> = assets
+        .iter()
+        .filter_map(|(key, linked_at)| {
+            linked_at.map(
+                |at| json!({"ticket_id": key.ticket_id, "asset_id": key.asset_id, "linked_at": at}),
+            )
+        })
+        .collect();
+    if !linked.is_empty() {
+        sqlx::query(INSERT_TICKET_ASSETS)
+            .bind(generation)
+            .bind(sqlx::types::Json(&linked))
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A digest of every row of the ticket read models of `generation` (every column but
 /// `generation`, each table in key order): equal digests mean equal read models.
 pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Error> {
@@ -782,6 +858,7 @@ pub async fn digest(pool: &PgPool, generation: i32) -> Result<String, sqlx::Erro
                (SELECT string_agg(md5((to_jsonb(t) - 'generation')::text), ',' ORDER BY ticket_id) FROM rm_tickets t WHERE generation = $1), \
                (SELECT string_agg(md5((to_jsonb(a) - 'generation')::text), ',' ORDER BY ticket_id, article_id) FROM rm_articles a WHERE generation = $1), \
                (SELECT string_agg(md5((to_jsonb(l) - 'generation')::text), ',' ORDER BY ticket_id, link_type, target_id) FROM rm_links l WHERE generation = $1), \
+               (SELECT string_agg(md5((to_jsonb(x) - 'generation')::text), ',' ORDER BY ticket_id, asset_id) FROM rm_ticket_assets x WHERE generation = $1), \
                (SELECT string_agg(md5((to_jsonb(h) - 'generation')::text), ',' ORDER BY ticket_id, version) FROM rm_history h WHERE generation = $1)))",
         )
         .bind(generation)

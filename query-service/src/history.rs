@@ -226,33 +226,53 @@ async fn entries(
     Ok((rows, more))
 }
 
-/// Numbers of the tickets that merges and links in `rows` refer to by id.
+/// The projection whose active generation has the assets' names.
+const ASSETS_PROJECTION: &str = "assets";
+
+/// Numbers of the tickets that merges and links in `rows` refer to by id, and names of the
+/// assets that asset links refer to (as the assets projection knows them; none while it has no
+/// active generation).
 async fn referenced_numbers(
     connection: &mut PgConnection,
     generation: i32,
     rows: &[HistoryRow],
 ) -> Result<HashMap<Uuid, String>, ApiError> {
-    let mut ids: Vec<Uuid> = Vec::new();
+    let (mut tickets, mut assets): (Vec<Uuid>, Vec<Uuid>) = (Vec::new(), Vec::new());
     for row in rows {
-        collect_ids(&row.changes, &mut ids);
+        collect_ids(&row.changes, &["merged_into", "links"], &mut tickets);
+        collect_ids(&row.changes, &["assets"], &mut assets);
     }
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+    let mut names = HashMap::new();
+    if !tickets.is_empty() {
+        tickets.sort_unstable();
+        tickets.dedup();
+        let pairs: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT ticket_id, number FROM rm_tickets WHERE generation = $1 AND ticket_id = ANY($2)",
+        )
+        .bind(generation)
+        .bind(&tickets)
+        .fetch_all(&mut *connection)
+        .await?;
+        names.extend(pairs);
     }
-    ids.sort_unstable();
-    ids.dedup();
-    let pairs: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT ticket_id, number FROM rm_tickets WHERE generation = $1 AND ticket_id = ANY($2)",
-    )
-    .bind(generation)
-    .bind(&ids)
-    .fetch_all(connection)
-    .await?;
-    Ok(pairs.into_iter().collect())
+    if !assets.is_empty() {
+        assets.sort_unstable();
+        assets.dedup();
+        let pairs: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT asset_id, name FROM rm_assets WHERE asset_id = ANY($2) \
+             AND generation = (SELECT active_generation FROM projections WHERE name = $1)",
+        )
+        .bind(ASSETS_PROJECTION)
+        .bind(&assets)
+        .fetch_all(&mut *connection)
+        .await?;
+        names.extend(pairs);
+    }
+    Ok(names)
 }
 
-/// Ids in `merged_into` and `links` changes (plain, or as `target` of a link object).
-fn collect_ids(changes: &Value, ids: &mut Vec<Uuid>) {
+/// Ids in the changes of `fields` (plain, or inside an object such as a link's `target`).
+fn collect_ids(changes: &Value, fields: &[&str], ids: &mut Vec<Uuid>) {
     /// Bound on the ids one page looks up.
     const IDS_MAX: usize = 1_000;
     fn walk(value: &Value, ids: &mut Vec<Uuid>) {
@@ -265,7 +285,7 @@ fn collect_ids(changes: &Value, ids: &mut Vec<Uuid>) {
     }
     for change in changes.as_array().into_iter().flatten() {
         let field = change.get("field").and_then(Value::as_str);
-        if matches!(field, Some("merged_into" | "links")) && ids.len() < IDS_MAX {
+        if field.is_some_and(|field| fields.contains(&field)) && ids.len() < IDS_MAX {
             walk(change.get("from").unwrap_or(&Value::Null), ids);
             walk(change.get("to").unwrap_or(&Value::Null), ids);
         }

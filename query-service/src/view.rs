@@ -1,6 +1,6 @@
 //! `GET /api/v1/tickets/{ticket}`: the full ticket view (fields, requester, articles, links in
-//! both directions, merges, a summary of the SLA clocks) with the command side's `ETag`, read in
-//! one snapshot.
+//! both directions, merges, the assets it names, a summary of the SLA clocks) with the command
+//! side's `ETag`, read in one snapshot.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,10 @@ use crate::AppState;
 pub const ARTICLES_IN_VIEW_MAX: i64 = 1_000;
 /// Most links (both directions together) and merged tickets one view carries.
 pub const LINKS_IN_VIEW_MAX: i64 = 1_000;
+/// Most assets one view carries (all: a ticket names at most this many).
+pub const ASSETS_IN_VIEW_MAX: i64 = domain::ticket::decide::ASSETS_PER_TICKET_MAX as i64;
+/// The projection whose active generation has the assets' names, classes and lifecycles.
+const ASSETS_PROJECTION: &str = "assets";
 
 /// The ticket as the read model has it (also read from the projection's own row type, by its
 /// JSON, for a past view).
@@ -118,6 +122,18 @@ struct LinkRow {
     ticket: RelatedTicket,
 }
 
+/// An asset the ticket names, with its name, class and lifecycle as the CMDB has them now (null
+/// while the assets projection does not know the asset, and in a view `as_of` a past time).
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct LinkedAsset {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub class: Option<String>,
+    pub lifecycle: Option<String>,
+    /// When the ticket started naming it.
+    pub linked_at: DateTime<Utc>,
+}
+
 /// An article: a public reply, an internal note (agents only) or a requester message.
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ArticleView {
@@ -197,6 +213,9 @@ pub struct TicketView {
     /// Both directions, oldest first, at most 1,000 (requesters see only links to their own
     /// tickets).
     pub links: Vec<LinkView>,
+    /// The assets the ticket names (affected devices, software, …), in the order they were
+    /// linked.
+    pub assets: Vec<LinkedAsset>,
     /// The SLA clocks, first response then resolution; empty when no policy applies, while the
     /// SLA projection does not exist, and in a view `as_of` a past time.
     pub sla: Vec<SlaSummary>,
@@ -293,6 +312,7 @@ async fn assemble(
     let (articles, articles_truncated) =
         articles(connection, generation, row.ticket_id, actor.is_agent()).await?;
     let links = links(connection, generation, row.ticket_id, actor).await?;
+    let assets = assets(connection, generation, row.ticket_id).await?;
     let sla = sla_summaries(connection, row.ticket_id).await?;
     let merged_from = merged_from(connection, generation, row.ticket_id, actor).await?;
     let merged_into = match row.merged_into {
@@ -305,6 +325,7 @@ async fn assemble(
         articles,
         articles_truncated,
         links,
+        assets,
         sla,
         ..TicketView::of(row)
     })
@@ -355,6 +376,7 @@ impl TicketView {
             articles: Vec::new(),
             articles_truncated: false,
             links: Vec::new(),
+            assets: Vec::new(),
             sla: Vec::new(),
         }
     }
@@ -428,6 +450,31 @@ async fn links(
         .collect())
 }
 
+/// The assets ticket `$2` names in generation `$1`, with what the active generation of the assets
+/// projection (`$3`) knows of them; none of it while that projection has no active generation.
+const ASSETS_SQL: &str = "\
+    SELECT t.asset_id AS id, a.name, a.class, a.lifecycle, t.linked_at \
+    FROM rm_ticket_assets t \
+    LEFT JOIN rm_assets a ON a.asset_id = t.asset_id \
+      AND a.generation = (SELECT active_generation FROM projections WHERE name = $3) \
+    WHERE t.generation = $1 AND t.ticket_id = $2 \
+    ORDER BY t.linked_at, t.asset_id LIMIT $4";
+
+async fn assets(
+    connection: &mut PgConnection,
+    generation: i32,
+    ticket: Uuid,
+) -> Result<Vec<LinkedAsset>, ApiError> {
+    let rows = sqlx::query_as(ASSETS_SQL)
+        .bind(generation)
+        .bind(ticket)
+        .bind(ASSETS_PROJECTION)
+        .bind(ASSETS_IN_VIEW_MAX)
+        .fetch_all(connection)
+        .await?;
+    Ok(rows)
+}
+
 /// The clocks of ticket `$1` in the active generation of the SLA projection, one row each.
 const SLA_SUMMARIES_SQL: &str = concat!(
     "SELECT v.metric, v.state, v.target_s / 60 AS target_minutes, \
@@ -496,7 +543,8 @@ async fn merge_target(
 }
 
 /// The view of a ticket rebuilt from its events (`?as_of=`): every article (auditors see
-/// internal notes), the links stored on this ticket; related tickets carry only their id.
+/// internal notes), the links stored on this ticket, the assets it named (from its timeline);
+/// related tickets and assets carry only their id.
 pub fn from_past(past: &projector::as_of::TicketAsOf) -> Result<TicketView, ApiError> {
     // The projection's row and the read model's row are the same columns.
     let row: TicketRow = serde_json::to_value(&past.row)
@@ -534,6 +582,43 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> Result<TicketView, ApiE
                 created_at: *created_at,
             })
             .collect(),
+        assets: assets_in(&past.history),
         ..TicketView::of(row)
     })
+}
+
+/// The assets a timeline leaves linked, by their id only: each `ticket.asset_linked` entry's
+/// `assets` change names the asset in `to`, each `ticket.asset_unlinked` entry's in `from`.
+fn assets_in(history: &[projector::tickets::HistoryRow]) -> Vec<LinkedAsset> {
+    let mut linked: Vec<LinkedAsset> = Vec::new();
+    for entry in history {
+        let change = entry
+            .changes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|change| {
+                change.get("field").and_then(serde_json::Value::as_str) == Some("assets")
+            });
+        let Some(change) = change else { continue };
+        let named = |key: &str| {
+            change
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .and_then(|text| text.parse::<Uuid>().ok())
+        };
+        match (entry.event_type.as_str(), named("to"), named("from")) {
+            ("ticket.asset_linked", Some(id), _) => linked.push(LinkedAsset {
+                id,
+                name: None,
+                class: None,
+                lifecycle: None,
+                linked_at: entry.occurred_at,
+            }),
+            ("ticket.asset_unlinked", _, Some(id)) => linked.retain(|asset| asset.id != id),
+            _ => {}
+        }
+    }
+    linked.sort_by_key(|asset| (asset.linked_at, asset.id));
+    linked
 }

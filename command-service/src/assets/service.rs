@@ -53,7 +53,7 @@ pub async fn load(pool: &PgPool, id: AssetId) -> Result<LoadedAsset, StoreError>
 }
 
 /// The active definition of asset class `name`.
-pub fn class_of<'a>(configuration: &'a Configuration, name: &str) -> Option<AssetClassDefinition> {
+pub fn class_of(configuration: &Configuration, name: &str) -> Option<AssetClassDefinition> {
     configuration
         .definition(Kind::AssetClass, name)
         .and_then(|definition| serde_json::from_value(definition.clone()).ok())

@@ -1,6 +1,7 @@
 //! Integration tests of the command service: the real router on port 0, a fresh PostgreSQL
 //! database per test, HTTP through reqwest.
 
+mod assets;
 mod concurrency;
 mod config;
 mod cross_checks;
@@ -10,3 +11,4 @@ mod open;
 mod operations;
 mod rejections;
 mod schemas;
+mod tickets_assets;

@@ -198,6 +198,16 @@ fn sample(event_type: &str) -> TicketEvent {
                 .with_timezone(&chrono::Utc),
             policy: "standard".into(),
         },
+        "ticket.asset_linked" => TicketEvent::AssetLinked {
+            asset_id: domain::asset::AssetId(Uuid::from_u128(
+                0x0193_5e20_11aa_7b5c_9d3e_4f60_a1b2_c3d4,
+            )),
+        },
+        "ticket.asset_unlinked" => TicketEvent::AssetUnlinked {
+            asset_id: domain::asset::AssetId(Uuid::from_u128(
+                0x0193_5e20_11aa_7b5c_9d3e_4f60_a1b2_c3d4,
+            )),
+        },
         unknown => panic!("no sample event for {unknown}: add one here and a fixture"),
     }
 }

@@ -10,6 +10,7 @@ use super::values::{
     ArticleBody, Attachment, Channel, Description, LinkType, PendingReason, Requester, TicketId,
     TicketNumber, TicketType, Title,
 };
+use crate::asset::AssetId;
 
 /// Body of `POST /api/v1/tickets`. Optional fields default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,6 +184,18 @@ pub enum TicketCommand {
         /// The other ticket.
         target: TicketId,
     },
+    /// Name an asset from the CMDB the ticket is about (an affected device, software, …).
+    LinkAsset {
+        /// The asset's id; the asset must exist.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+        asset_id: AssetId,
+    },
+    /// Stop naming an asset.
+    UnlinkAsset {
+        /// The asset's id.
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+        asset_id: AssetId,
+    },
     /// The SLA monitor records that a clock used a warning share of its target. Never from
     /// HTTP: only the monitor builds it.
     #[serde(skip_deserializing)]
@@ -224,6 +237,8 @@ impl TicketCommand {
             Self::SetTags { .. } => "set_tags",
             Self::Link { .. } => "link",
             Self::Unlink { .. } => "unlink",
+            Self::LinkAsset { .. } => "link_asset",
+            Self::UnlinkAsset { .. } => "unlink_asset",
             Self::RecordSlaWarning { .. } => "record_sla_warning",
             Self::RecordSlaBreach { .. } => "record_sla_breach",
         }

@@ -19,6 +19,7 @@ use super::values::{
     check_identifier, check_line, ArticleBody, ArticleKind, Attachment, Channel, TicketId,
     TicketNumber, TicketType, ATTACHMENTS_PER_ARTICLE_MAX,
 };
+use crate::asset::AssetId;
 
 /// Most distinct tags on a ticket.
 pub const TAGS_MAX: usize = 50;
@@ -30,6 +31,8 @@ pub const RESOLUTION_CODE_CHARS_MAX: usize = 64;
 pub const REASON_CHARS_MAX: usize = 1_000;
 /// Most links from one ticket.
 pub const LINKS_PER_TICKET_MAX: usize = 100;
+/// Most assets one ticket names.
+pub const ASSETS_PER_TICKET_MAX: usize = 100;
 /// Most articles on one ticket.
 pub const ARTICLES_PER_TICKET_MAX: u32 = 100_000;
 
@@ -101,6 +104,8 @@ fn decide_on_opened(
         TicketCommand::SetTags { tags } => set_tags(ticket, tags),
         TicketCommand::Link { link_type, target } => link(ticket, Link { link_type, target }),
         TicketCommand::Unlink { link_type, target } => unlink(ticket, Link { link_type, target }),
+        TicketCommand::LinkAsset { asset_id } => link_asset(ticket, asset_id),
+        TicketCommand::UnlinkAsset { asset_id } => unlink_asset(ticket, asset_id),
         TicketCommand::RecordSlaWarning {
             metric,
             percent,
@@ -427,6 +432,25 @@ fn unlink(ticket: &OpenTicket, link: Link) -> Decision {
         link_type: link.link_type,
         target: link.target,
     }])
+}
+
+fn link_asset(ticket: &OpenTicket, asset_id: AssetId) -> Decision {
+    if ticket.assets.contains(&asset_id) {
+        return Err(TicketError::AssetAlreadyLinked);
+    }
+    if ticket.assets.len() >= ASSETS_PER_TICKET_MAX {
+        return Err(TicketError::TooManyAssets {
+            max: ASSETS_PER_TICKET_MAX,
+        });
+    }
+    Ok(vec![TicketEvent::AssetLinked { asset_id }])
+}
+
+fn unlink_asset(ticket: &OpenTicket, asset_id: AssetId) -> Decision {
+    if !ticket.assets.contains(&asset_id) {
+        return Err(TicketError::AssetNotLinked);
+    }
+    Ok(vec![TicketEvent::AssetUnlinked { asset_id }])
 }
 
 fn check_optional_identifier(field: &'static str, value: Option<&str>) -> Result<(), TicketError> {

@@ -245,6 +245,18 @@ pub enum TicketError {
         /// Most links allowed.
         max: usize,
     },
+    /// The ticket names this asset already.
+    #[error("the asset is already linked to the ticket")]
+    AssetAlreadyLinked,
+    /// The ticket does not name this asset.
+    #[error("the asset is not linked to the ticket")]
+    AssetNotLinked,
+    /// The ticket names as many assets as allowed.
+    #[error("the ticket has {max} assets already")]
+    TooManyAssets {
+        /// Most assets allowed.
+        max: usize,
+    },
     /// The ticket has as many articles as allowed.
     #[error("the ticket has {max} articles already")]
     TooManyArticles {
@@ -307,6 +319,9 @@ impl TicketError {
             Self::AlreadyLinked => "already_linked",
             Self::NotLinked => "not_linked",
             Self::TooManyLinks { .. } => "too_many_links",
+            Self::AssetAlreadyLinked => "asset_already_linked",
+            Self::AssetNotLinked => "asset_not_linked",
+            Self::TooManyAssets { .. } => "too_many_assets",
             Self::TooManyArticles { .. } => "too_many_articles",
             Self::AssigneeRequired => "assignee_required",
             Self::UnknownField { .. } => "unknown_field",
@@ -324,6 +339,7 @@ impl TicketError {
             Self::CannotLinkToItself | Self::AlreadyLinked | Self::NotLinked => {
                 Some("target".to_owned())
             }
+            Self::AssetAlreadyLinked | Self::AssetNotLinked => Some("asset_id".to_owned()),
             Self::UnknownField { key }
             | Self::InvalidFieldValue { key, .. }
             | Self::RequiredFieldMissing { key } => Some(format!("fields.{key}")),

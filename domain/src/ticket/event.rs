@@ -13,6 +13,7 @@ use super::values::{
     ArticleBody, ArticleKind, Attachment, Channel, Description, LinkType, PendingReason, Requester,
     TicketId, TicketNumber, TicketType, Title,
 };
+use crate::asset::AssetId;
 
 /// Something that happened to a ticket. Who and when are in the event metadata, kept by the
 /// store; only times that later decisions need (such as `resolved_at`) are in the payload.
@@ -192,6 +193,18 @@ pub enum TicketEvent {
         /// The policy the clock runs under.
         policy: String,
     },
+    /// An asset was named as affected by the ticket.
+    #[serde(rename = "ticket.asset_linked")]
+    AssetLinked {
+        /// The asset.
+        asset_id: AssetId,
+    },
+    /// An asset is no longer named by the ticket.
+    #[serde(rename = "ticket.asset_unlinked")]
+    AssetUnlinked {
+        /// The asset.
+        asset_id: AssetId,
+    },
 }
 
 impl TicketEvent {
@@ -214,6 +227,8 @@ impl TicketEvent {
         "ticket.unlinked",
         "ticket.sla_warning_reached",
         "ticket.sla_breached",
+        "ticket.asset_linked",
+        "ticket.asset_unlinked",
     ];
 
     /// Event type → JSON pointers to the personal data in the serialized event (the object
@@ -255,6 +270,8 @@ impl TicketEvent {
             Self::Unlinked { .. } => "ticket.unlinked",
             Self::SlaWarningReached { .. } => "ticket.sla_warning_reached",
             Self::SlaBreached { .. } => "ticket.sla_breached",
+            Self::AssetLinked { .. } => "ticket.asset_linked",
+            Self::AssetUnlinked { .. } => "ticket.asset_unlinked",
         }
     }
 

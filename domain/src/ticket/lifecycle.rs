@@ -60,11 +60,11 @@ const OPEN: &[Status] = &[New, Assigned, InProgress, Pending];
 /// | `cancel`      | new, assigned, in_progress, pending    | cancelled                     |
 /// | `merge`       | new, assigned, in_progress, pending    | merged (not into itself)      |
 ///
-/// Every other command (articles, priority, fields, tags, links) keeps the status and is allowed
-/// in every status that is not terminal. Closed, cancelled and merged are terminal: every command
-/// there fails with [`TicketError::AlreadyTerminal`]. A status command from a status not listed
-/// fails with [`TicketError::InvalidTransition`]. `start_work` on a ticket without an assignee
-/// fails with [`TicketError::AssigneeRequired`] before the table is consulted.
+/// Every other command (articles, priority, fields, tags, links, assets) keeps the status and is
+/// allowed in every status that is not terminal. Closed, cancelled and merged are terminal: every
+/// command there fails with [`TicketError::AlreadyTerminal`]. A status command from a status not
+/// listed fails with [`TicketError::InvalidTransition`]. `start_work` on a ticket without an
+/// assignee fails with [`TicketError::AssigneeRequired`] before the table is consulted.
 pub const TRANSITIONS: &[(&str, &[Status], Target)] = &[
     ("assign", OPEN, Target::To(Assigned)),
     ("start_work", &[Assigned, Pending], Target::To(InProgress)),

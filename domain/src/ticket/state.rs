@@ -1,6 +1,6 @@
 //! State of one ticket, evolved from its events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,10 @@ use super::values::{
     ArticleBody, Channel, Description, LinkType, PendingReason, Requester, TicketId, TicketNumber,
     TicketType, Title,
 };
+use crate::asset::AssetId;
+
+/// The assets of a ticket that names none.
+static NO_ASSETS: BTreeSet<AssetId> = BTreeSet::new();
 
 /// A link from this ticket to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -67,6 +71,9 @@ pub(crate) struct OpenTicket {
     pub(crate) resolution: Option<Resolution>,
     pub(crate) merged_into: Option<TicketId>,
     pub(crate) links: Vec<Link>,
+    /// The assets the ticket names.
+    #[serde(default)]
+    pub(crate) assets: BTreeSet<AssetId>,
     pub(crate) article_count: u32,
 }
 
@@ -226,6 +233,11 @@ impl Ticket {
         self.open.as_ref().map_or(&[], |open| &open.links)
     }
 
+    /// The assets the ticket names, by id.
+    pub fn assets(&self) -> &BTreeSet<AssetId> {
+        self.open.as_ref().map_or(&NO_ASSETS, |open| &open.assets)
+    }
+
     /// Number of articles; also the id of the latest one.
     pub fn article_count(&self) -> u32 {
         self.open.as_ref().map_or(0, |open| open.article_count)
@@ -277,6 +289,7 @@ impl OpenTicket {
             resolution: None,
             merged_into: None,
             links: Vec::new(),
+            assets: BTreeSet::new(),
             article_count: 0,
         })
     }
@@ -353,6 +366,8 @@ impl OpenTicket {
                 self.links
                     .retain(|link| link.link_type != *link_type || link.target != *target);
             }
+            TicketEvent::AssetLinked { asset_id } => drop(self.assets.insert(*asset_id)),
+            TicketEvent::AssetUnlinked { asset_id } => drop(self.assets.remove(asset_id)),
             _ => {}
         }
     }

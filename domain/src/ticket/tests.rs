@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
+use crate::asset::AssetId;
 
 const TICKET: TicketId = TicketId::new(Uuid::from_u128(0x1111));
 const OTHER: TicketId = TicketId::new(Uuid::from_u128(0x2222));
@@ -244,6 +245,8 @@ fn every_command_but_open() -> Vec<TicketCommand> {
             link_type,
             target: OTHER,
         },
+        TicketCommand::LinkAsset { asset_id: PRINTER },
+        TicketCommand::UnlinkAsset { asset_id: PRINTER },
     ]
 }
 
@@ -1110,6 +1113,104 @@ fn unlinking_a_missing_link_is_rejected() {
     check(given, when, Err(TicketError::NotLinked));
 }
 
+// ---- assets ----
+
+const PRINTER: AssetId = AssetId(Uuid::from_u128(0xa55e7));
+
+fn asset(index: u128) -> AssetId {
+    AssetId(Uuid::from_u128(0xa000 + index))
+}
+
+fn asset_linked(asset_id: AssetId) -> TicketEvent {
+    TicketEvent::AssetLinked { asset_id }
+}
+
+#[test]
+fn linking_an_asset_is_recorded_in_every_open_status() {
+    let statuses = [
+        vec![opened()],
+        vec![opened(), assigned("k.meier")],
+        vec![opened(), assigned("k.meier"), work_started()],
+        vec![opened(), assigned("k.meier"), pending()],
+        vec![opened(), resolved()],
+    ];
+    for given in statuses {
+        let when = TicketCommand::LinkAsset { asset_id: PRINTER };
+        check(given, when, Ok(vec![asset_linked(PRINTER)]));
+    }
+}
+
+#[test]
+fn linking_an_asset_twice_is_rejected() {
+    let when = TicketCommand::LinkAsset { asset_id: PRINTER };
+    let given = vec![opened(), asset_linked(PRINTER)];
+    check(given, when, Err(TicketError::AssetAlreadyLinked));
+}
+
+#[test]
+fn linking_more_than_100_assets_is_rejected() {
+    let given: Vec<TicketEvent> = std::iter::once(opened())
+        .chain((0..100).map(|index| asset_linked(asset(index))))
+        .collect();
+    let when = TicketCommand::LinkAsset { asset_id: PRINTER };
+    check(given, when, Err(TicketError::TooManyAssets { max: 100 }));
+}
+
+#[test]
+fn unlinking_a_linked_asset_is_recorded() {
+    let when = TicketCommand::UnlinkAsset { asset_id: PRINTER };
+    let then = TicketEvent::AssetUnlinked { asset_id: PRINTER };
+    check(vec![opened(), asset_linked(PRINTER)], when, Ok(vec![then]));
+}
+
+#[test]
+fn unlinking_an_asset_not_linked_is_rejected() {
+    let when = TicketCommand::UnlinkAsset { asset_id: PRINTER };
+    let given = vec![
+        opened(),
+        asset_linked(PRINTER),
+        TicketEvent::AssetUnlinked { asset_id: PRINTER },
+    ];
+    check(given, when, Err(TicketError::AssetNotLinked));
+}
+
+#[test]
+fn asset_errors_name_the_asset_field_and_break_business_rules() {
+    for error in [TicketError::AssetAlreadyLinked, TicketError::AssetNotLinked] {
+        assert_eq!(error.field().as_deref(), Some("asset_id"));
+        assert!(!error.is_validation());
+    }
+    assert_eq!(
+        TicketError::AssetAlreadyLinked.code(),
+        "asset_already_linked"
+    );
+    assert_eq!(TicketError::AssetNotLinked.code(), "asset_not_linked");
+    assert_eq!(
+        TicketError::TooManyAssets { max: 100 }.code(),
+        "too_many_assets"
+    );
+}
+
+#[test]
+fn asset_commands_and_events_keep_their_wire_names() {
+    let id = "00000000-0000-0000-0000-0000000a55e7";
+    let command: TicketCommand =
+        serde_json::from_value(json!({"type": "link_asset", "asset_id": id})).unwrap();
+    assert_eq!(command, TicketCommand::LinkAsset { asset_id: PRINTER });
+    assert_eq!(command.name(), "link_asset");
+    let command: TicketCommand =
+        serde_json::from_value(json!({"type": "unlink_asset", "asset_id": id})).unwrap();
+    assert_eq!(command.name(), "unlink_asset");
+    let event = serde_json::to_value(asset_linked(PRINTER)).unwrap();
+    assert_eq!(
+        event,
+        json!({"event_type": "ticket.asset_linked", "asset_id": id})
+    );
+    let event = TicketEvent::AssetUnlinked { asset_id: PRINTER };
+    assert_eq!(event.event_type(), "ticket.asset_unlinked");
+    assert!(event.personal_data().is_empty());
+}
+
 // ---- state ----
 
 #[test]
@@ -1121,9 +1222,17 @@ fn state_follows_the_events() {
         pending(),
         resolved(),
         linked(),
+        asset_linked(asset(2)),
+        asset_linked(PRINTER),
+        asset_linked(asset(1)),
+        TicketEvent::AssetUnlinked { asset_id: asset(2) },
     ];
     let ticket = Ticket::from_events(&events);
-    assert_eq!(ticket.version(), 6);
+    assert_eq!(ticket.version(), 10);
+    assert_eq!(
+        ticket.assets().iter().copied().collect::<Vec<_>>(),
+        [asset(1), PRINTER]
+    );
     assert_eq!(ticket.status(), Some(Status::Resolved));
     assert_eq!(ticket.assignee(), Some("k.meier"));
     assert_eq!(ticket.pending(), None);
@@ -1149,6 +1258,7 @@ fn a_ticket_never_opened_has_no_data() {
         (0, None, None)
     );
     assert!(ticket.links().is_empty() && ticket.tags().is_empty());
+    assert!(ticket.assets().is_empty());
 }
 
 #[test]

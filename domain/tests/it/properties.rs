@@ -27,6 +27,10 @@ fn ticket_id() -> impl Strategy<Value = TicketId> {
     select(vec![TICKET, OTHER, THIRD])
 }
 
+fn asset_id() -> impl Strategy<Value = domain::asset::AssetId> {
+    (1u128..4).prop_map(|id| domain::asset::AssetId(uuid::Uuid::from_u128(id)))
+}
+
 fn link_type() -> impl Strategy<Value = LinkType> {
     select(vec![
         LinkType::RelatesTo,
@@ -156,6 +160,8 @@ fn other_command() -> impl Strategy<Value = TicketCommand> {
             .prop_map(|(link_type, target)| TicketCommand::Link { link_type, target }),
         (link_type(), ticket_id())
             .prop_map(|(link_type, target)| TicketCommand::Unlink { link_type, target }),
+        asset_id().prop_map(|asset_id| TicketCommand::LinkAsset { asset_id }),
+        asset_id().prop_map(|asset_id| TicketCommand::UnlinkAsset { asset_id }),
     ]
 }
 
@@ -236,6 +242,7 @@ fn check_invariants(state: &Ticket, events: &[TicketEvent]) -> Result<(), TestCa
     let tags = state.tags();
     prop_assert!(tags.windows(2).all(|pair| pair[0] < pair[1]) && tags.len() <= 50);
     prop_assert!(state.links().iter().all(|link| link.target != TICKET));
+    prop_assert!(state.assets().len() <= domain::ticket::decide::ASSETS_PER_TICKET_MAX);
     let article_ids: Vec<u32> = events
         .iter()
         .filter_map(|event| match event {

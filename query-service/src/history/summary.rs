@@ -37,6 +37,7 @@ const FIELD_LABELS: &[(&str, &str, &str)] = &[
     ("resolution_code", "Lösungscode", "Resolution code"),
     ("resolution_text", "Lösungstext", "Resolution text"),
     ("links", "Verknüpfungen", "Links"),
+    ("assets", "Assets", "Assets"),
     ("articles", "Artikel", "Articles"),
     ("service_id", "Service", "Service"),
     ("category_id", "Kategorie", "Category"),
@@ -147,6 +148,12 @@ const HEADLINES: &[(&str, &str, &str)] = &[
     ),
     ("ticket.linked", "Verknüpfung hinzugefügt", "Link added"),
     ("ticket.unlinked", "Verknüpfung entfernt", "Link removed"),
+    ("ticket.asset_linked", "Asset verknüpft", "Asset linked"),
+    (
+        "ticket.asset_unlinked",
+        "Asset-Verknüpfung entfernt",
+        "Asset unlinked",
+    ),
     (
         "ticket.sla_warning_reached",
         "SLA-Warnschwelle erreicht",
@@ -177,7 +184,7 @@ fn lookup(
 #[derive(Debug)]
 pub struct Writer<'a> {
     pub language: Language,
-    /// Numbers of tickets the changes refer to by id.
+    /// Numbers of tickets and names of assets the changes refer to by id.
     pub numbers: &'a HashMap<Uuid, String>,
 }
 
@@ -233,19 +240,25 @@ impl Writer<'_> {
                 },
                 None => pick(language, "Artikel hinzugefügt", "Article added").to_owned(),
             },
-            "ticket.linked" | "ticket.unlinked" => {
-                let base = lookup(HEADLINES, event_type, language).unwrap_or_default();
-                match change("links") {
-                    Some(change) if event_type == "ticket.linked" => {
-                        format!("{base}: {}", self.value("links", &change.to))
-                    }
-                    Some(change) => format!("{base}: {}", self.value("links", &change.from)),
-                    None => base.to_owned(),
-                }
+            "ticket.linked" | "ticket.unlinked" => self.link_headline(event_type, "links", changes),
+            "ticket.asset_linked" | "ticket.asset_unlinked" => {
+                self.link_headline(event_type, "assets", changes)
             }
             other => lookup(HEADLINES, other, language)
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{} {other}", pick(language, "Ereignis", "Event"))),
+        }
+    }
+
+    /// "Verknüpfung hinzugefügt: verursacht durch 2026-000007", "Asset verknüpft: NB-0815": what
+    /// was added (`to`) or removed (`from`) in `field`.
+    fn link_headline(&self, event_type: &str, field: &str, changes: &[Change]) -> String {
+        let base = lookup(HEADLINES, event_type, self.language).unwrap_or_default();
+        let added = matches!(event_type, "ticket.linked" | "ticket.asset_linked");
+        match changes.iter().find(|change| change.field == field) {
+            Some(change) if added => format!("{base}: {}", self.value(field, &change.to)),
+            Some(change) => format!("{base}: {}", self.value(field, &change.from)),
+            None => base.to_owned(),
         }
     }
 
@@ -333,6 +346,7 @@ fn consumed_by_headline(event_type: &str, field: &str) -> bool {
             | ("ticket.merged", "merged_into")
             | ("ticket.article_added", "articles")
             | ("ticket.linked" | "ticket.unlinked", "links")
+            | ("ticket.asset_linked" | "ticket.asset_unlinked", "assets")
     )
 }
 
@@ -472,6 +486,30 @@ mod tests {
             "ticket.unlinked",
             &[change("links", link, Value::Null)],
             "Link removed: caused by 2026-000007",
+        );
+    }
+
+    #[test]
+    fn asset_entries_name_the_asset() {
+        let asset = json!(Uuid::from_u128(7));
+        check(
+            Language::German,
+            "ticket.asset_linked",
+            &[change("assets", Value::Null, asset.clone())],
+            "Asset verknüpft: 2026-000007",
+        );
+        check(
+            Language::English,
+            "ticket.asset_unlinked",
+            &[change("assets", asset, Value::Null)],
+            "Asset unlinked: 2026-000007",
+        );
+        let unknown = json!(Uuid::from_u128(8));
+        check(
+            Language::English,
+            "ticket.asset_linked",
+            &[change("assets", Value::Null, unknown)],
+            "Asset linked: 00000000-0000-0000-0000-000000000008",
         );
     }
 
