@@ -75,6 +75,8 @@ CREATE TABLE rm_asset_history (
 );
 
 -- When each source last delivered each of its assets, and how many runs it has missed since.
+-- A row starts at its registration with last_seen_run 0 (no run completed since); the run's
+-- record then marks it seen.
 CREATE TABLE rm_asset_sources (
     generation     integer     NOT NULL,
     source         text        NOT NULL,
@@ -97,6 +99,8 @@ CREATE TABLE rm_asset_imports (
     report       jsonb       NOT NULL,
     PRIMARY KEY (generation, source, run)
 );
+-- The most recent runs first (`GET /api/v1/imports`).
+CREATE INDEX rm_asset_imports_recent_idx ON rm_asset_imports (generation, occurred_at DESC);
 
 -- The assets a ticket names (written by the tickets projection, in its generation).
 CREATE TABLE rm_ticket_assets (

@@ -5,8 +5,10 @@
 //! - [`tickets`]: the ticket read models (view, worklist, articles, links, history, search).
 //! - [`search`]: folding and query building shared with the query service.
 //! - [`sla`]: the SLA clocks (configuration and ticket events folded with `domain::sla`).
+//! - [`assets`]: the CMDB read models (assets, relations with validity, history, sources, imports).
 
 pub mod as_of;
+pub mod assets;
 pub mod checkpoint;
 pub mod metrics;
 pub mod relay;

@@ -9,6 +9,7 @@
 //! (multi-statement reads in READ ONLY transactions), except the one append of an auditor's
 //! access record (`audit.accessed`, issue 8 §4) through `event_store::append`.
 
+pub mod assets;
 pub mod audit;
 mod consistency;
 mod csv;
@@ -128,8 +129,9 @@ impl AppState {
 
 /// The query routes with their state, without fallback or layers (the caller adds them):
 /// `GET /api/v1/tickets`, `/api/v1/tickets/{ticket}`, `/api/v1/tickets/{ticket}/history`,
-/// `/api/v1/queues`, `/api/v1/search`, `/api/v1/events/stream`, `/api/v1/audit/verify` and
-/// `/api/v1/audit/export`.
+/// `/api/v1/queues`, `/api/v1/search`, `/api/v1/events/stream`, `/api/v1/audit/verify`,
+/// `/api/v1/audit/export`, and the CMDB's `/api/v1/assets`, `/api/v1/assets/{id}`,
+/// `/api/v1/assets/{id}/history`, `/api/v1/assets/{id}/impact` and `/api/v1/imports`.
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/tickets", get(worklist::list))
@@ -142,6 +144,11 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/events/stream", get(live::stream))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/assets", get(assets::list))
+        .route("/api/v1/assets/{id}", get(assets::show))
+        .route("/api/v1/assets/{id}/history", get(assets::history))
+        .route("/api/v1/assets/{id}/impact", get(assets::impact))
+        .route("/api/v1/imports", get(assets::imports))
         .with_state(state)
 }
 

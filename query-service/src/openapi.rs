@@ -4,6 +4,11 @@ use command_service::error::Problem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::assets::{
+    self, AssetHistoryEntry, AssetHistoryPage, AssetPage, AssetSummary, AssetView, ImpactTicket,
+    ImpactView, ImpactedAsset, ImportRun, ImportRuns, LinkedTicket, RelationView, RelationsView,
+    SourceView,
+};
 use crate::audit::{self, LastEventView, TicketAsOfView, TicketVerification};
 use crate::history::{self, Change, HistoryEntry, HistoryPage};
 use crate::live::{self, TicketChange};
@@ -23,7 +28,7 @@ use crate::worklist::{self, WorklistPage};
 #[openapi(
     info(
         title = "ITSM query API",
-        description = "Reads over the ticket projection. Every GET accepts `after=<consistency token>` (from a command's response) and then answers only once the read model reflects that command, or 503 with `Retry-After` after the configured wait (5 s by default). Unknown parameters are refused (422, named in `field`). Requesters see only their own tickets (others are 404), never internal notes. Errors are RFC 9457 problem+json, German by default (`Accept-Language: en` for English).",
+        description = "Reads over the ticket projection. Every GET accepts `after=<consistency token>` (from a command's response) and then answers only once the read model reflects that command, or 503 with `Retry-After` after the configured wait (5 s by default). Unknown parameters are refused (422, named in `field`). Requesters see only their own tickets (others are 404), never internal notes. The CMDB reads (`/api/v1/assets…`, `/api/v1/imports`) are for every role but requester (403), and their `after` waits for the asset projection. Errors are RFC 9457 problem+json, German by default (`Accept-Language: en` for English).",
         version = "1"
     ),
     paths(
@@ -37,6 +42,11 @@ use crate::worklist::{self, WorklistPage};
         sla::compliance,
         audit::verify,
         audit::export,
+        assets::list,
+        assets::show,
+        assets::history,
+        assets::impact,
+        assets::imports,
     ),
     components(schemas(
         TicketSummary,
@@ -65,6 +75,20 @@ use crate::worklist::{self, WorklistPage};
         TicketAsOfView,
         LastEventView,
         TicketVerification,
+        AssetSummary,
+        AssetPage,
+        AssetView,
+        SourceView,
+        RelationView,
+        RelationsView,
+        LinkedTicket,
+        AssetHistoryPage,
+        AssetHistoryEntry,
+        ImpactView,
+        ImpactedAsset,
+        ImpactTicket,
+        ImportRuns,
+        ImportRun,
         Problem,
     )),
     modifiers(&BearerAuth),
@@ -74,6 +98,7 @@ use crate::worklist::{self, WorklistPage};
         (name = "search", description = "Full-text search"),
         (name = "live", description = "Live updates (Server-Sent Events)"),
         (name = "reports", description = "Statistics from the projections (agents, supervisors, auditors)"),
+        (name = "assets", description = "The CMDB: assets, their relations, history, impact and inventory imports (every role but requester)"),
         (name = "audit", description = "Auditors and administrators: past state, verification, export (every use is recorded)"),
     )
 )]

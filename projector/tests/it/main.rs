@@ -2,6 +2,7 @@
 //! and a real nats-server (a stream of its own per test).
 
 mod as_of;
+mod assets;
 mod corpus;
 mod nats;
 mod projection;
@@ -9,3 +10,4 @@ mod relay;
 mod sla;
 mod sla_monitor;
 mod support;
+mod ticket_assets;

@@ -2,6 +2,7 @@
 //! database per test seeded with read-model rows, HTTP through reqwest, and the real nats-server
 //! for live updates.
 
+mod assets;
 mod audit;
 mod consistency;
 mod end_to_end;
