@@ -17,6 +17,7 @@ use command_service::error::ApiError;
 use event_store::audit::CheckpointKey;
 use event_store::crypto::{MasterKey, PersonalDataVault};
 use futures_util::StreamExt;
+use projector::assets::AssetProjection;
 use projector::metrics::ProjectorMetrics;
 use projector::relay::{RelayMetrics, RelaySettings};
 use projector::runner::{Runner, RunnerSettings};
@@ -94,6 +95,16 @@ pub async fn sla_runner(
     Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
+/// The CMDB projection's runner (assets, relations, sources, imports).
+pub async fn asset_runner(
+    config: &Config,
+    pool: PgPool,
+    metrics: Arc<ProjectorMetrics>,
+) -> anyhow::Result<Runner> {
+    let projection = AssetProjection::new();
+    Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
+}
+
 /// The runner of the projection called `name`.
 pub async fn runner_of(
     name: &str,
@@ -105,10 +116,12 @@ pub async fn runner_of(
     match name {
         projector::TICKETS => ticket_runner(config, pool, master_key, metrics).await,
         projector::sla::SLA => sla_runner(config, pool, metrics).await,
+        projector::assets::ASSETS => asset_runner(config, pool, metrics).await,
         other => anyhow::bail!(
-            "unknown projection {other:?}; known: {}, {}",
+            "unknown projection {other:?}; known: {}, {}, {}",
             projector::TICKETS,
-            projector::sla::SLA
+            projector::sla::SLA,
+            projector::assets::ASSETS
         ),
     }
 }
@@ -187,7 +200,8 @@ pub async fn serve(
         let metrics = Arc::new(ProjectorMetrics::default());
         metrics.register(&mut registry);
         let runner = ticket_runner(&config, pool.clone(), &master_key, metrics.clone()).await?;
-        let sla = sla_runner(&config, pool.clone(), metrics).await?;
+        let sla = sla_runner(&config, pool.clone(), metrics.clone()).await?;
+        let assets = asset_runner(&config, pool.clone(), metrics).await?;
         if let Some(client) = &nats {
             // Another process's appends reach us through the relay's messages: wake up early.
             let subject = format!("{}.events.>", config.nats.subject_prefix);
@@ -209,6 +223,8 @@ pub async fn serve(
         tasks.spawn(async move { runner.run(wake_tickets, runner_stopped).await });
         let (wake_sla, sla_stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move { sla.run(wake_sla, sla_stopped).await });
+        let (wake_assets, assets_stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { assets.run(wake_assets, assets_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
         // The monitor records through the command path: the command service's own where it
         // runs in this process (one ticket cache, its metrics), else one of its own.
