@@ -5,6 +5,7 @@
 mod audit;
 mod binary;
 mod cli;
+mod cmdb;
 mod crash;
 mod invariants;
 mod read_side;

@@ -1,6 +1,7 @@
 //! Integration tests of the command service: the real router on port 0, a fresh PostgreSQL
 //! database per test, HTTP through reqwest.
 
+mod asset_schemas;
 mod assets;
 mod concurrency;
 mod config;

@@ -253,6 +253,9 @@ fn every_fixture_names_a_known_event_type_and_version_and_decodes() {
     for entry in std::fs::read_dir(&directory).expect("schemas/events exists") {
         let entry = entry.expect("directory entry");
         let event_type = entry.file_name().into_string().expect("UTF-8 name");
+        if event_type.starts_with("asset") {
+            continue; // The CMDB's fixtures are checked in `asset_schemas.rs`.
+        }
         assert!(
             known.contains(event_type.as_str()),
             "schemas/events/{event_type}: unknown event type"
