@@ -149,6 +149,16 @@ impl SourceLock {
     }
 }
 
+impl Drop for SourceLock {
+    /// A run abandoned half-way (its task cancelled) must not leave the lock on a pooled
+    /// session: the session is closed instead, which releases it.
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            drop(connection.detach());
+        }
+    }
+}
+
 /// What the run decided for one asset.
 struct Planned {
     line: Option<u64>,

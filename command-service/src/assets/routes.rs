@@ -321,7 +321,14 @@ pub async fn import_file(
             limit_bytes: IMPORT_BYTES_MAX,
         })?;
     let origin = origin(&actor, correlation_id, "import");
-    let report = import::run(&state.pool, state.imports, &origin, &source, format, &bytes).await?;
+    // The run goes on in a task of its own: a client that gives up, or the request time limit,
+    // does not cut it off between its asset events and its record.
+    let run = tokio::spawn(async move {
+        import::run(&state.pool, state.imports, &origin, &source, format, &bytes).await
+    });
+    let report = run
+        .await
+        .map_err(|error| ApiError::Unexpected(anyhow::anyhow!("import task failed: {error}")))??;
     Ok(Json(report))
 }
 
