@@ -292,6 +292,7 @@ pub async fn serve(
                 .route("/api/v1/openapi.json", get(openapi_document))
                 .with_state(operations),
         ),
+        pool.clone(),
     );
     let listen = listen.unwrap_or_else(|| config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -116,6 +116,24 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Actor>, s
     .transpose()
 }
 
+/// The caller a request's headers prove (a bearer token); `None` without valid credentials.
+pub async fn authenticate_headers(
+    pool: &PgPool,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Actor>, ApiError> {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return Ok(None);
+    };
+    authenticate(pool, token)
+        .await
+        .map_err(|error| ApiError::Unexpected(error.into()))
+}
+
 /// Any service state that holds the database pool authenticates with it.
 impl<S> FromRequestParts<S> for Actor
 where
@@ -125,18 +143,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Authenticated once by the policy middleware (`crate::policy::enforce`).
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
         let pool = PgPool::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        let token = header
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
-        let actor = authenticate(&pool, token)
-            .await
-            .map_err(|error| ApiError::Unexpected(error.into()))?;
-        actor.ok_or(ApiError::Unauthenticated)
+        authenticate_headers(&pool, &parts.headers)
+            .await?
+            .ok_or(ApiError::Unauthenticated)
     }
 }

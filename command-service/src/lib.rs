@@ -14,6 +14,7 @@ mod extract;
 pub mod i18n;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 mod routes;
 pub mod tickets;
 
@@ -115,7 +116,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state.clone());
-    edge(routes(state).merge(operations))
+    let pool = state.pool.clone();
+    edge(routes(state).merge(operations), pool)
 }
 
 /// The command routes alone (no health, metrics or layers), to merge with other services'.
@@ -140,12 +142,14 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The layers every HTTP service shares: problem+json for every error (including unknown routes
-/// and methods), the time limit, and request tracing without bodies or query strings.
-pub fn edge(router: Router) -> Router {
+/// The layers every HTTP service shares: the access policy of every route (`policy`),
+/// problem+json for every error (including unknown routes and methods), the time limit, and
+/// request tracing without bodies or query strings.
+pub fn edge(router: Router, pool: PgPool) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(pool, policy::enforce))
         .layer(axum::middleware::from_fn(limit_time))
         .layer(axum::middleware::from_fn(error::render_problems))
         .layer(

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use command_service::auth::{authenticate, Actor};
+use command_service::auth::{authenticate_headers, Actor};
 use command_service::error::ApiError;
 use event_store::Cursor;
 use uuid::Uuid;
@@ -26,17 +26,13 @@ impl FromRequestParts<AppState> for Actor {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
-        let actor = authenticate(&state.pool, token)
-            .await
-            .map_err(|error| ApiError::Unexpected(error.into()))?;
-        actor.ok_or(ApiError::Unauthenticated)
+        // Authenticated once by the policy middleware (`command_service::policy::enforce`).
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
+        authenticate_headers(&state.pool, &parts.headers)
+            .await?
+            .ok_or(ApiError::Unauthenticated)
     }
 }
 

@@ -160,10 +160,15 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state.clone());
+    let pool = state.pool.clone();
     routes(state)
         .merge(service)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            pool,
+            command_service::policy::enforce,
+        ))
         .layer(axum::middleware::from_fn(limit_time))
         .layer(axum::middleware::from_fn(render_problems))
         .layer(axum::middleware::from_fn(trace_requests))

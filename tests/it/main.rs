@@ -2,6 +2,7 @@
 //! `token issue`, `serve`, HTTP commands, `events` with hash-chain verification, shutdown.
 //! Real PostgreSQL, a fresh database per test.
 
+mod access;
 mod audit;
 mod binary;
 mod cli;
