@@ -148,6 +148,20 @@ pub enum TokenCommand {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=TOKEN_DAYS_MAX))]
         expires_in_days: Option<u16>,
     },
+    /// List tokens (id, user, roles, created, expires, revoked), newest first; never secrets.
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Revoke a token by its id (from `list`); it stops working at once.
+    Revoke {
+        /// The token's id.
+        id: uuid::Uuid,
+    },
 }
 
 /// Longest validity of a token, in days (ten years).
@@ -173,6 +187,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             roles,
             expires_in_days,
         }) => issue(&config, &user, &roles, expires_in_days).await,
+        Command::Token(TokenCommand::List { user, format }) => {
+            list_tokens(&config, user.as_deref(), format).await
+        }
+        Command::Token(TokenCommand::Revoke { id }) => revoke_token(&config, id).await,
         Command::Events {
             ticket,
             format,
@@ -385,9 +403,68 @@ async fn issue(
         .await
         .context("connecting to PostgreSQL")?;
     let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days)));
-    let token = command_service::auth::issue_token(&pool, user, roles, expires_at).await?;
-    println!("{token}");
+    let issued =
+        command_service::tokens::issue(&pool, &operator(), user, roles, expires_at).await?;
+    println!("{}", issued.token);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The actor of an operator command: `cli:<login name>`.
+fn operator() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    )
+}
+
+async fn list_tokens(
+    config: &Config,
+    user: Option<&str>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let tokens = command_service::tokens::list(&pool, user).await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&tokens)?),
+        Format::Text => {
+            for token in tokens {
+                let state = match (token.revoked_at, token.expires_at) {
+                    (Some(at), _) => format!("revoked {}", at.to_rfc3339()),
+                    (None, Some(at)) if at <= Utc::now() => format!("expired {}", at.to_rfc3339()),
+                    (None, Some(at)) => format!("expires {}", at.to_rfc3339()),
+                    (None, None) => "no expiry".to_owned(),
+                };
+                println!(
+                    "{}  {}  {}  {}",
+                    token.id,
+                    token.user,
+                    token.roles.join(","),
+                    state
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_token(config: &Config, id: uuid::Uuid) -> anyhow::Result<ExitCode> {
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let revoked = command_service::tokens::revoke(&pool, &operator(), id)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    if revoked {
+        println!("token {id} revoked");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("no active token {id}");
+        Ok(ExitCode::from(1))
+    }
 }
 
 async fn events(

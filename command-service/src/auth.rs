@@ -61,16 +61,31 @@ pub enum TokenError {
     InvalidUser,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error("the token could not be recorded: {0}")]
+    Unrecorded(String),
 }
 
-/// Creates a token for `user` with `roles`, valid until `expires_at` (if given); returns the
-/// secret, which is shown once and stored only as a hash.
+/// Creates a token for `user` with `roles`, valid until `expires_at` (if given), and records
+/// `token.issued` by the operator; returns the secret, which is shown once and stored only as a
+/// hash.
 pub async fn issue_token(
     pool: &PgPool,
     user: &str,
     roles: &[String],
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, TokenError> {
+    crate::tokens::issue(pool, "operator", user, roles, expires_at)
+        .await
+        .map(|issued| issued.token)
+}
+
+/// Stores a new token (unrecorded; [`crate::tokens::issue`] records it); its id and secret.
+pub(crate) async fn insert_token(
+    pool: &PgPool,
+    user: &str,
+    roles: &[String],
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(Uuid, String), TokenError> {
     if user.trim().is_empty() || user.chars().count() > USER_NAME_CHARS_MAX {
         return Err(TokenError::InvalidUser);
     }
@@ -80,15 +95,16 @@ pub async fn issue_token(
     let mut secret = [0u8; TOKEN_SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+    let id = Uuid::new_v4();
     sqlx::query("INSERT INTO api_tokens (token_id, token_hash, user_name, roles, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(Uuid::new_v4())
+        .bind(id)
         .bind(token_hash(&token).as_slice())
         .bind(user.trim())
         .bind(roles)
         .bind(expires_at)
         .execute(pool)
         .await?;
-    Ok(token)
+    Ok((id, token))
 }
 
 fn token_hash(token: &str) -> [u8; 32] {

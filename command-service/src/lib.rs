@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod policy;
 mod routes;
 pub mod tickets;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,6 +135,8 @@ pub fn routes(state: AppState) -> Router {
             post(assets::routes::execute),
         )
         .route("/api/v1/imports", post(assets::routes::import_file))
+        .route("/api/v1/tokens", get(tokens::index).post(tokens::create))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/api/v1/config/{kind}", get(config::list))
         .route(
             "/api/v1/config/{kind}/{name}",

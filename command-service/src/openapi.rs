@@ -7,6 +7,7 @@ use crate::assets::import::ImportReport;
 use crate::assets::routes::{self as asset_routes, AssetAccepted};
 use crate::config::{self, ConfigChanged, ConfigView};
 use crate::error::Problem;
+use crate::tokens::{self, IssuedToken, TokenInfo};
 use crate::routes::{self, CommandAccepted};
 
 /// The command API's OpenAPI document.
@@ -26,13 +27,17 @@ use crate::routes::{self, CommandAccepted};
         config::retire,
         asset_routes::register,
         asset_routes::execute,
-        asset_routes::import_file
+        asset_routes::import_file,
+        tokens::index,
+        tokens::create,
+        tokens::delete
     ),
-    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem, AssetAccepted, ImportReport)),
+    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem, AssetAccepted, ImportReport, TokenInfo, IssuedToken)),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Open tickets and execute commands on them"),
         (name = "configuration", description = "Queues, service catalog, business calendars, SLA policies and asset classes (changes: administrators)"),
+        (name = "access", description = "API tokens for integrations and reporting jobs (administrators)"),
         (name = "assets", description = "The CMDB: register assets, change them, relate them, import inventory files (asset managers and administrators)")
     )
 )]

@@ -85,6 +85,9 @@ pub const ROUTES: &[RouteRule] = &[
     route("POST", "/api/v1/assets", Roles(ASSET_WRITERS)),
     route("POST", "/api/v1/assets/{id}/commands", Roles(ASSET_WRITERS)),
     route("POST", "/api/v1/imports", Roles(ASSET_WRITERS)),
+    route("GET", "/api/v1/tokens", Roles(ADMINS)),
+    route("POST", "/api/v1/tokens", Roles(ADMINS)),
+    route("DELETE", "/api/v1/tokens/{id}", Roles(ADMINS)),
     // Reads.
     route("GET", "/api/v1/tickets", Authenticated),
     route("GET", "/api/v1/tickets/{ticket}", Authenticated),

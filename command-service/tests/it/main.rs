@@ -13,3 +13,4 @@ mod operations;
 mod rejections;
 mod schemas;
 mod tickets_assets;
+mod tokens;
