@@ -82,6 +82,13 @@ impl References for Configuration {
             .map(|stored| (stored.kind, stored.name.clone()))
             .collect()
     }
+
+    fn parent_of(&self, name: &str) -> Option<String> {
+        self.definition(Kind::OrgUnit, name)
+            .and_then(|definition| definition.get("parent"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
 }
 
 impl Configuration {
@@ -96,11 +103,12 @@ impl Configuration {
 
 /// Loads every configuration item (all kinds) from the store.
 pub async fn load(pool: &PgPool) -> Result<Configuration, StoreError> {
-    // The literal list matches the partial index `events_config_v2_idx` (migration 0007).
+    // The literal list matches the partial index `events_config_v3_idx` (migration 0009).
     let rows = sqlx::query(
         "SELECT global_position, stream_type, stream_version, event_type, payload, actor, \
          occurred_at, hash FROM events \
-         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class') \
+         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class', \
+         'org_unit', 'team') \
          ORDER BY stream_type, stream_id, stream_version",
     )
     .fetch_all(pool)

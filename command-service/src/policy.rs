@@ -110,20 +110,30 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/api/v1/imports", Roles(ASSET_READERS)),
 ];
 
-/// The rule of `method` on the registered `path`: `Ok(None)` when the path has rules for other
-/// methods only (the router answers 405), `Err` when the path has none at all.
-pub fn rule_for(method: &Method, path: &str) -> Result<Option<Rule>, ()> {
+/// What the table says about a method on a registered path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The route's rule.
+    Rule(Rule),
+    /// The path has rules for other methods only (the router answers 405).
+    OtherMethod,
+    /// The path has no rule at all: refused (fail closed).
+    Missing,
+}
+
+/// The rule of `method` on the registered `path`.
+pub fn rule_for(method: &Method, path: &str) -> Lookup {
     let mut path_known = false;
     for entry in ROUTES.iter().filter(|entry| entry.path == path) {
         path_known = true;
         if entry.method == method.as_str() {
-            return Ok(Some(entry.rule));
+            return Lookup::Rule(entry.rule);
         }
     }
     if path_known {
-        Ok(None)
+        Lookup::OtherMethod
     } else {
-        Err(())
+        Lookup::Missing
     }
 }
 
@@ -135,9 +145,9 @@ pub async fn enforce(State(pool): State<PgPool>, mut request: Request, next: Nex
         return next.run(request).await;
     };
     let rule = match rule_for(request.method(), path.as_str()) {
-        Ok(Some(rule)) => rule,
-        Ok(None) => return next.run(request).await,
-        Err(()) => {
+        Lookup::Rule(rule) => rule,
+        Lookup::OtherMethod => return next.run(request).await,
+        Lookup::Missing => {
             return ApiError::Unexpected(anyhow::anyhow!(
                 "route {} has no access rule in command_service::policy::ROUTES",
                 path.as_str()

@@ -4,6 +4,7 @@
 //! randomness. Time and configuration come in through [`ticket::DecisionContext`]; everything a
 //! command needs from elsewhere (ids, ticket numbers) is resolved before and put into the command.
 
+pub mod access;
 pub mod asset;
 pub mod calendar;
 pub mod config;

@@ -284,7 +284,7 @@ fn config_kind(stream_type: &str) -> Option<&'static str> {
         Kind::Calendar => Some("calendar"),
         Kind::SlaPolicy => Some("sla_policy"),
         Kind::Service => Some("service"),
-        Kind::Queue | Kind::Category | Kind::AssetClass => None,
+        Kind::Queue | Kind::Category | Kind::AssetClass | Kind::OrgUnit | Kind::Team => None,
     }
 }
 
@@ -508,7 +508,7 @@ pub async fn clocks_as_of(
     ticket_events: &[(RecordedEvent, domain::ticket::TicketEvent)],
     as_of: DateTime<Utc>,
 ) -> Result<(TicketClocks, ProjectedConfig), sqlx::Error> {
-    // The literal list is implied by the partial index `events_config_v2_idx`.
+    // The literal list is implied by the partial index `events_config_v3_idx` (migration 0009).
     let rows = sqlx::query(
         "SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type, \
          event_type, stream_version, payload, occurred_at FROM events \

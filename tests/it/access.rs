@@ -118,10 +118,14 @@ async fn every_role_gets_exactly_the_routes_its_rule_names() {
 
 #[test]
 fn a_route_missing_from_the_table_is_refused_not_let_through() {
-    assert!(command_service::policy::rule_for(&"GET".parse().unwrap(), "/api/v1/secret").is_err());
+    use command_service::policy::{rule_for, Lookup};
     assert_eq!(
-        command_service::policy::rule_for(&"DELETE".parse().unwrap(), "/api/v1/tickets"),
-        Ok(None),
+        rule_for(&"GET".parse().unwrap(), "/api/v1/secret"),
+        Lookup::Missing
+    );
+    assert_eq!(
+        rule_for(&"DELETE".parse().unwrap(), "/api/v1/tickets"),
+        Lookup::OtherMethod,
         "another method on a known path is the router's 405"
     );
 }

@@ -1,5 +1,6 @@
 //! Configuration as event-sourced aggregates (issue 4 §1): queues, catalog categories and
-//! services, business calendars and SLA policies, and asset classes (issue 5). Each item is a stream of its own, named by its
+//! services, business calendars and SLA policies, asset classes (issue 5), and teams and
+//! organisation units (issue 6). Each item is a stream of its own, named by its
 //! kind and name; every change records the complete new definition with who and when, so every
 //! past SLA result can be reproduced with the configuration that was valid then (the stream
 //! version is the item's version).
@@ -8,6 +9,7 @@
 //! ([`References`]) — and answers the events; a definition equal to the current one appends
 //! nothing. Pure, like the ticket aggregate.
 
+pub mod access;
 pub mod catalog;
 pub mod sla;
 
@@ -16,6 +18,7 @@ use serde_json::Value;
 
 use crate::asset::AssetClassDefinition;
 use crate::calendar::{BusinessCalendar, CalendarDefinition};
+use access::{OrgUnitDefinition, TeamDefinition};
 use catalog::{CategoryDefinition, QueueDefinition, ServiceDefinition};
 use sla::SlaPolicyDefinition;
 
@@ -30,16 +33,22 @@ pub enum Kind {
     SlaPolicy,
     /// A class of assets in the CMDB with its typed attributes (issue 5).
     AssetClass,
+    /// An organisation unit, below its parent (issue 6).
+    OrgUnit,
+    /// A team with its members and rights per queue (issue 6).
+    Team,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Queue,
         Kind::Category,
         Kind::Service,
         Kind::Calendar,
         Kind::SlaPolicy,
         Kind::AssetClass,
+        Kind::OrgUnit,
+        Kind::Team,
     ];
 
     /// The stream type of its items (also the prefix of its event types).
@@ -51,6 +60,8 @@ impl Kind {
             Kind::Calendar => "calendar",
             Kind::SlaPolicy => "sla_policy",
             Kind::AssetClass => "asset_class",
+            Kind::OrgUnit => "org_unit",
+            Kind::Team => "team",
         }
     }
 
@@ -63,6 +74,8 @@ impl Kind {
             Kind::Calendar => "calendars",
             Kind::SlaPolicy => "sla-policies",
             Kind::AssetClass => "asset-classes",
+            Kind::OrgUnit => "org-units",
+            Kind::Team => "teams",
         }
     }
 
@@ -87,6 +100,8 @@ impl Kind {
             Kind::Calendar => "calendar.defined",
             Kind::SlaPolicy => "sla_policy.defined",
             Kind::AssetClass => "asset_class.defined",
+            Kind::OrgUnit => "org_unit.defined",
+            Kind::Team => "team.defined",
         }
     }
 
@@ -99,6 +114,8 @@ impl Kind {
             Kind::Calendar => "calendar.retired",
             Kind::SlaPolicy => "sla_policy.retired",
             Kind::AssetClass => "asset_class.retired",
+            Kind::OrgUnit => "org_unit.retired",
+            Kind::Team => "team.retired",
         }
     }
 }
@@ -197,6 +214,10 @@ pub trait References {
     /// The active items (of any kind) that refer to `name` of `kind` (to refuse retiring what is
     /// in use).
     fn used_by(&self, kind: Kind, name: &str) -> Vec<(Kind, String)>;
+    /// The parent of the active organisation unit `name`, if it has one (to refuse cycles).
+    fn parent_of(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Why a configuration command is refused. Nothing is appended.
@@ -301,6 +322,21 @@ pub fn validate(
             require("sla_policy", Kind::SlaPolicy, &service.sla_policy)?;
             serde_json::to_value(service)
         }
+        Kind::OrgUnit => {
+            let unit: OrgUnitDefinition = parse(definition)?;
+            unit.validate()?;
+            if let Some(parent) = &unit.parent {
+                require("parent", Kind::OrgUnit, parent)?;
+            }
+            serde_json::to_value(unit)
+        }
+        Kind::Team => {
+            let team = parse::<TeamDefinition>(definition)?.validate()?;
+            for queue in team.queues.keys() {
+                require("queues", Kind::Queue, queue)?;
+            }
+            serde_json::to_value(team)
+        }
     };
     normalized.map_err(|error| ConfigError::Malformed {
         reason: error.to_string(),
@@ -318,6 +354,9 @@ pub fn decide(
     match command {
         ConfigCommand::Define { definition } => {
             let definition = validate(kind, definition, references)?;
+            if kind == Kind::OrgUnit {
+                refuse_cycle(name, &definition, references)?;
+            }
             if current.is_active() && current.definition.as_ref() == Some(&definition) {
                 return Ok(Vec::new());
             }
@@ -348,6 +387,37 @@ pub fn decide(
     }
 }
 
+/// Refuses org unit `name` with `definition` if it would become its own ancestor.
+fn refuse_cycle(
+    name: &ConfigName,
+    definition: &Value,
+    references: &dyn References,
+) -> Result<(), ConfigError> {
+    let mut chain = vec![name.to_string()];
+    let mut next = definition
+        .get("parent")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    while let Some(ancestor) = next {
+        // A chain that closes on something other than `name` was stored before; not ours to refuse.
+        let known = chain.contains(&ancestor);
+        chain.push(ancestor.clone());
+        if ancestor == name.as_str() {
+            return Err(ConfigError::Invalid {
+                reason: format!(
+                    "parent: org unit {name} would be its own ancestor ({})",
+                    chain.join(" → ")
+                ),
+            });
+        }
+        if known {
+            break;
+        }
+        next = references.parent_of(&ancestor);
+    }
+    Ok(())
+}
+
 /// The names a definition of `kind` refers to, as `(kind, name)` (for [`References::used_by`]).
 pub fn references_of(kind: Kind, definition: &Value) -> Vec<(Kind, String)> {
     let text = |field: &str| {
@@ -364,6 +434,15 @@ pub fn references_of(kind: Kind, definition: &Value) -> Vec<(Kind, String)> {
             out.extend(text("default_queue").map(|name| (Kind::Queue, name)));
             out.extend(text("sla_policy").map(|name| (Kind::SlaPolicy, name)));
         }
+        Kind::OrgUnit => out.extend(text("parent").map(|name| (Kind::OrgUnit, name))),
+        Kind::Team => out.extend(
+            definition
+                .get("queues")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|queues| queues.keys())
+                .map(|queue| (Kind::Queue, queue.clone())),
+        ),
         Kind::Queue | Kind::Category | Kind::Calendar | Kind::AssetClass => {}
     }
     out

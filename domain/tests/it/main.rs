@@ -1,5 +1,6 @@
 //! Integration tests of the domain crate through its public API only.
 
+mod access_config;
 mod business_time;
 mod config;
 mod holidays;
