@@ -571,6 +571,7 @@ async fn execute(
             idempotency_key: None,
             correlation_id: Uuid::new_v4(),
             origin: "api".to_owned(),
+            scope: None,
         })
         .await
         .map_err(|error| anyhow!("{name} (step {step}) failed: {error}"))

@@ -2077,6 +2077,7 @@ async fn execute(service: &TicketService, ticket: TicketId, command: TicketComma
             idempotency_key: None,
             correlation_id: Uuid::new_v4(),
             origin: "api".to_owned(),
+            scope: None,
         })
         .await
         .map_err(|error| anyhow!("{name} on {ticket} failed: {error}"))?;

@@ -3,6 +3,7 @@
 //! `Application::build` wires configuration to a router; `app` is the router itself, so tests
 //! drive it in-process or on port 0.
 
+pub mod access;
 pub mod aggregate;
 pub mod assets;
 pub mod audit_log;
@@ -67,6 +68,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub imports: ImportSettings,
+    pub directory: Arc<access::DirectoryCache>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             settings.policy,
             metrics.clone(),
         ));
+        let directory = Arc::new(access::DirectoryCache::new(settings.pool.clone()));
         AppState {
             pool: settings.pool,
             tickets,
@@ -88,6 +91,7 @@ impl AppState {
                 body_bytes_max: settings.body_bytes_max,
             },
             imports: IMPORT_SETTINGS_DEFAULT,
+            directory,
         }
     }
 

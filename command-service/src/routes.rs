@@ -117,6 +117,7 @@ pub async fn open_ticket(
     // A retry with the same Idempotency-Key burns a number (a gap) but gets the first result.
     let number = state.tickets.next_ticket_number().await?;
     let command = TicketCommand::Open { id, number, ticket };
+    let scope = state.directory.scope_of(&actor).await?;
     let request = CommandRequest {
         ticket: id,
         command,
@@ -125,6 +126,7 @@ pub async fn open_ticket(
         idempotency_key,
         correlation_id,
         origin,
+        scope: Some(scope),
     };
     let outcome = state.tickets.execute(request).await?;
     let status = if outcome.replayed {
@@ -175,6 +177,7 @@ pub async fn execute_command(
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     let origin = command_channel(&command).unwrap_or_else(|| "api".to_owned());
+    let scope = state.directory.scope_of(&actor).await?;
     let request = CommandRequest {
         ticket,
         command,
@@ -183,6 +186,7 @@ pub async fn execute_command(
         idempotency_key,
         correlation_id,
         origin,
+        scope: Some(scope),
     };
     let outcome = state.tickets.execute(request).await?;
     Ok(accepted(StatusCode::OK, outcome))

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, Utc};
+use domain::access::{right_for_command, QueueRight, Scope};
 use domain::asset::AssetId;
 use domain::ticket::{Ticket, TicketCommand, TicketId, TicketNumber, TicketPolicy};
 use event_store::crypto::PersonalDataVault;
@@ -56,6 +57,8 @@ pub struct CommandRequest {
     pub idempotency_key: Option<String>,
     pub correlation_id: Uuid,
     pub origin: String,
+    /// The caller's rights per queue (`crate::access`); `None` for the system's own commands.
+    pub scope: Option<std::sync::Arc<domain::access::Scope>>,
 }
 
 /// What a command did.
@@ -506,10 +509,41 @@ fn authorize_on(request: &CommandRequest, state: &Ticket) -> Result<(), ApiError
         .and_then(|requester| requester.user_id.as_deref())
         == Some(request.actor.user.as_str());
     match (&request.command, agent || own || !state.is_opened()) {
-        (TicketCommand::Open { .. }, _) | (_, true) => Ok(()),
-        (command, false) => Err(ApiError::Forbidden {
-            command: command.name(),
-        }),
+        (TicketCommand::Open { .. }, _) | (_, true) => {}
+        (command, false) => {
+            return Err(ApiError::Forbidden {
+                command: command.name(),
+            })
+        }
+    }
+    match &request.scope {
+        Some(scope) if agent => authorize_queue(scope, &request.command, state),
+        _ => Ok(()),
+    }
+}
+
+/// An agent's per-queue right (`domain::access::right_for_command`) on the ticket's queue, and
+/// for an assignment into another queue, the right to assign there too.
+fn authorize_queue(scope: &Scope, command: &TicketCommand, state: &Ticket) -> Result<(), ApiError> {
+    let name = command.name();
+    let right = right_for_command(name);
+    let queue = match command {
+        TicketCommand::Open { ticket, .. } => ticket.queue.as_deref(),
+        _ => state.queue(),
+    };
+    let target = match command {
+        TicketCommand::Assign {
+            queue: Some(target),
+            ..
+        } => Some(target.as_str()),
+        _ => None,
+    };
+    let permitted = scope.may(right, queue)
+        && target.is_none_or(|target| scope.may(QueueRight::Assign, Some(target)));
+    if permitted {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden { command: name })
     }
 }
 

@@ -103,6 +103,7 @@ pub async fn round(
                         idempotency_key: Some(idempotency_key(ticket, clock, deadline)),
                         correlation_id: Uuid::new_v4(),
                         origin: "sla-monitor".to_owned(),
+                        scope: None,
                     })
                     .await;
                 match outcome {

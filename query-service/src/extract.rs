@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use command_service::auth::{authenticate_headers, Actor};
 use command_service::error::ApiError;
+use domain::access::{QueueRight, Scope};
 use event_store::Cursor;
 use uuid::Uuid;
 
@@ -36,10 +37,16 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// Whether `actor` may read a ticket whose requester is `requester_user_id`: agents read every
-/// ticket, everyone else only their own.
-pub fn may_read(actor: &Actor, requester_user_id: Option<&str>) -> bool {
-    actor.is_agent() || requester_user_id == Some(actor.user.as_str())
+/// Whether `actor` may read a ticket in `queue` whose requester is `requester_user_id`: agents
+/// the tickets of the queues their teams may read (`scope`, issue 6), everyone their own.
+pub fn may_read(
+    actor: &Actor,
+    scope: &Scope,
+    queue: Option<&str>,
+    requester_user_id: Option<&str>,
+) -> bool {
+    (actor.is_agent() && scope.may(QueueRight::Read, queue))
+        || requester_user_id == Some(actor.user.as_str())
 }
 
 /// The query string as decoded `(name, value)` pairs, in order.

@@ -137,8 +137,9 @@ pub async fn show(
         .wait(after, state.limits.consistency_wait)
         .await?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
+    let scope = state.directory.scope_of(&actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (generation, row) = find_visible(&mut transaction, &ticket, &actor)
+    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     if if_none_match.matches(row.version) {

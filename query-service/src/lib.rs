@@ -105,6 +105,8 @@ pub struct AppState {
     pub(crate) live: Arc<Live>,
     pub(crate) limits: Limits,
     pub(crate) auditing: Option<Arc<audit::Auditing>>,
+    /// Teams and organisation units, for what each caller may see (issue 6).
+    pub(crate) directory: Arc<command_service::access::DirectoryCache>,
 }
 
 impl AppState {
@@ -117,7 +119,11 @@ impl AppState {
             page_size_max: settings.page_size_max.max(1),
         };
         let live = Arc::new(Live::new(settings.nats, settings.subject_prefix));
+        let directory = Arc::new(command_service::access::DirectoryCache::new(
+            settings.pool.clone(),
+        ));
         AppState {
+            directory,
             pool: settings.pool,
             consistency,
             live,

@@ -36,6 +36,7 @@ use crate::consistency::Consistency;
 use crate::extract::{may_read, Params};
 use crate::queues::{self, QueueOverview};
 use crate::AppState;
+use domain::access::Scope;
 
 /// Queue counts go out at most this often.
 pub const QUEUES_INTERVAL: Duration = Duration::from_millis(500);
@@ -173,9 +174,11 @@ pub async fn stream(
         .try_acquire_owned()
         .map_err(|_| ApiError::TooManyStreams { limit: STREAMS_MAX })?;
     let hub = state.live.hub(&state).await?;
+    let scope = state.directory.scope_of(&actor).await?;
     let client = Client {
         receiver: hub.subscribe(),
         actor,
+        scope,
         greeted: false,
         ends_at: Instant::now() + STREAM_DURATION_MAX,
         _permit: permit,
@@ -199,6 +202,8 @@ pub async fn stream(
 struct Client {
     receiver: broadcast::Receiver<Arc<LiveMessage>>,
     actor: Actor,
+    /// The caller's queue rights when the stream began (streams end after an hour).
+    scope: Arc<Scope>,
     greeted: bool,
     ends_at: Instant,
     _permit: OwnedSemaphorePermit,
@@ -240,7 +245,13 @@ impl Client {
             LiveMessage::Ticket {
                 change,
                 requester_user_id,
-            } if may_read(&self.actor, requester_user_id.as_deref()) => {
+            } if may_read(
+                &self.actor,
+                &self.scope,
+                change.queue.as_deref(),
+                requester_user_id.as_deref(),
+            ) =>
+            {
                 Event::default().event("ticket").json_data(change).ok()
             }
             LiveMessage::Queues(overview) if self.actor.is_agent() => {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use command_service::auth::Actor;
 use command_service::error::{ApiError, Problem};
+use domain::access::QueueRight;
 use projector::search::{tsquery, QUERY_CHARS_MAX};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
@@ -52,7 +53,8 @@ pub struct SearchResults {
 }
 
 /// The best rank per ticket of: the ticket's own text, its articles (without internal notes
-/// unless `$3`), and an exact number match; then only tickets the caller may read.
+/// unless `$3`), and an exact number match; then only tickets the caller may read (an agent's,
+/// `$3`, outside the queues `$7` their teams may not read; anyone's own, `$4`).
 pub(crate) const SEARCH_SQL: &str = concat!(
     "WITH g AS (SELECT active_generation AS generation FROM projections WHERE name = 'tickets'), \
      q AS (SELECT to_tsquery('german', $1) AS query), \
@@ -73,7 +75,7 @@ pub(crate) const SEARCH_SQL: &str = concat!(
     ", b.rank FROM best b \
      JOIN g ON true \
      JOIN rm_tickets t ON t.generation = g.generation AND t.ticket_id = b.ticket_id \
-     WHERE ($3 OR t.requester_user_id = $4) \
+     WHERE (($3 AND (t.queue IS NULL OR NOT (t.queue = ANY($7)))) OR t.requester_user_id = $4) \
      ORDER BY b.rank DESC, t.updated_at DESC, t.ticket_id LIMIT $5"
 );
 
@@ -117,6 +119,7 @@ pub async fn search(
         .consistency
         .wait(after, state.limits.consistency_wait)
         .await?;
+    let scope = state.directory.scope_of(&actor).await?;
     let items: Vec<SearchHit> = sqlx::query_as(SEARCH_SQL)
         .bind(words)
         .bind(number)
@@ -124,6 +127,7 @@ pub async fn search(
         .bind(&actor.user)
         .bind(i64::from(limit))
         .bind(NUMBER_MATCH_RANK)
+        .bind(scope.denied_queues(QueueRight::Read))
         .fetch_all(&state.pool)
         .await?;
     let mut response = Json(SearchResults { items }).into_response();

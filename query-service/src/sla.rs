@@ -174,8 +174,9 @@ pub async fn show(
 ) -> Result<Response, ApiError> {
     params.allow_only(&[])?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
+    let scope = state.directory.scope_of(&actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (_, row) = find_visible(&mut transaction, &ticket, &actor)
+    let (_, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     let now = Utc::now();

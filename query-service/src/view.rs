@@ -8,6 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use command_service::auth::Actor;
 use command_service::error::{ApiError, Problem};
+use domain::access::Scope;
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -90,6 +91,9 @@ pub struct RelatedTicket {
     pub status: Option<String>,
     #[serde(skip)]
     pub requester_user_id: Option<String>,
+    /// For the caller's queue rights only.
+    #[serde(skip)]
+    pub queue: Option<String>,
 }
 
 /// The ticket this one was merged into.
@@ -261,15 +265,16 @@ pub async fn show(
         .wait(after, state.limits.consistency_wait)
         .await?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
+    let scope = state.directory.scope_of(&actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (generation, row) = find_visible(&mut transaction, &ticket, &actor)
+    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     if if_none_match.matches(row.version) {
         return Ok(not_modified(row.version));
     }
     let version = row.version;
-    let view = assemble(&mut transaction, generation, row, &actor).await?;
+    let view = assemble(&mut transaction, generation, row, &actor, &scope).await?;
     transaction.commit().await?;
     Ok(with_etag(Json(view).into_response(), version))
 }
@@ -280,6 +285,7 @@ pub async fn find_visible(
     connection: &mut PgConnection,
     reference: &TicketRef,
     actor: &Actor,
+    scope: &Scope,
 ) -> Result<Option<(i32, TicketRow)>, ApiError> {
     let Some(generation) = active_generation(connection).await? else {
         return Ok(None);
@@ -299,7 +305,14 @@ pub async fn find_visible(
     .fetch_optional(connection)
     .await?;
     Ok(row
-        .filter(|row| may_read(actor, row.requester_user_id.as_deref()))
+        .filter(|row| {
+            may_read(
+                actor,
+                scope,
+                row.queue.as_deref(),
+                row.requester_user_id.as_deref(),
+            )
+        })
         .map(|row| (generation, row)))
 }
 
@@ -308,13 +321,14 @@ async fn assemble(
     generation: i32,
     row: TicketRow,
     actor: &Actor,
+    scope: &Scope,
 ) -> Result<TicketView, ApiError> {
     let (articles, articles_truncated) =
         articles(connection, generation, row.ticket_id, actor.is_agent()).await?;
-    let links = links(connection, generation, row.ticket_id, actor).await?;
+    let links = links(connection, generation, row.ticket_id, actor, scope).await?;
     let assets = assets(connection, generation, row.ticket_id).await?;
     let sla = sla_summaries(connection, row.ticket_id).await?;
-    let merged_from = merged_from(connection, generation, row.ticket_id, actor).await?;
+    let merged_from = merged_from(connection, generation, row.ticket_id, actor, scope).await?;
     let merged_into = match row.merged_into {
         Some(id) => Some(merge_target(connection, generation, id).await?),
         None => None,
@@ -417,16 +431,17 @@ async fn links(
     generation: i32,
     ticket: Uuid,
     actor: &Actor,
+    scope: &Scope,
 ) -> Result<Vec<LinkView>, ApiError> {
     let rows: Vec<LinkRow> = sqlx::query_as(
         "SELECT 'outgoing' AS direction, l.link_type, l.created_by, l.created_at, \
-                l.target_id AS ticket_id, o.number, o.title, o.status, o.requester_user_id \
+                l.target_id AS ticket_id, o.number, o.title, o.status, o.requester_user_id, o.queue \
          FROM rm_links l LEFT JOIN rm_tickets o \
            ON o.generation = l.generation AND o.ticket_id = l.target_id \
          WHERE l.generation = $1 AND l.ticket_id = $2 \
          UNION ALL \
          SELECT 'incoming', l.link_type, l.created_by, l.created_at, \
-                l.ticket_id, o.number, o.title, o.status, o.requester_user_id \
+                l.ticket_id, o.number, o.title, o.status, o.requester_user_id, o.queue \
          FROM rm_links l LEFT JOIN rm_tickets o \
            ON o.generation = l.generation AND o.ticket_id = l.ticket_id \
          WHERE l.generation = $1 AND l.target_id = $2 \
@@ -439,7 +454,14 @@ async fn links(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|row| may_read(actor, row.ticket.requester_user_id.as_deref()))
+        .filter(|row| {
+            may_read(
+                actor,
+                scope,
+                row.ticket.queue.as_deref(),
+                row.ticket.requester_user_id.as_deref(),
+            )
+        })
         .map(|row| LinkView {
             direction: row.direction,
             link_type: row.link_type,
@@ -511,9 +533,10 @@ async fn merged_from(
     generation: i32,
     ticket: Uuid,
     actor: &Actor,
+    scope: &Scope,
 ) -> Result<Vec<RelatedTicket>, ApiError> {
     let rows: Vec<RelatedTicket> = sqlx::query_as(
-        "SELECT ticket_id, number, title, status, requester_user_id FROM rm_tickets \
+        "SELECT ticket_id, number, title, status, requester_user_id, queue FROM rm_tickets \
          WHERE generation = $1 AND merged_into = $2 ORDER BY opened_at, ticket_id LIMIT $3",
     )
     .bind(generation)
@@ -523,7 +546,14 @@ async fn merged_from(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|row| may_read(actor, row.requester_user_id.as_deref()))
+        .filter(|row| {
+            may_read(
+                actor,
+                scope,
+                row.queue.as_deref(),
+                row.requester_user_id.as_deref(),
+            )
+        })
         .collect())
 }
 
@@ -556,6 +586,7 @@ pub fn from_past(past: &projector::as_of::TicketAsOf) -> Result<TicketView, ApiE
         title: None,
         status: None,
         requester_user_id: None,
+        queue: None,
     };
     Ok(TicketView {
         articles: past

@@ -9,6 +9,7 @@ use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
 use command_service::auth::Actor;
 use command_service::error::{ApiError, Problem};
+use domain::access::{QueueRight, Scope};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -256,10 +257,12 @@ struct Query {
     sla: Option<String>,
     sort: Sort,
     start: Key,
+    /// Queues whose tickets the caller may not read (`$13`; team rights, issue 6).
+    denied_queues: Vec<String>,
 }
 
 impl Query {
-    fn parse(params: &Params, actor: &Actor) -> Result<Query, ApiError> {
+    fn parse(params: &Params, actor: &Actor, scope: &Scope) -> Result<Query, ApiError> {
         params.allow_only(PARAMETERS)?;
         let sort = Sort::parse(params.one("sort")?)?;
         let start = match params.one("cursor")? {
@@ -290,6 +293,11 @@ impl Query {
             sla: sla(params)?,
             sort,
             start,
+            denied_queues: if actor.is_agent() {
+                scope.denied_queues(QueueRight::Read)
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -361,12 +369,12 @@ fn sla(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The `sla` filter (`$13`, never NULL) over the lateral `x` of the page macros. `warning`:
+/// The `sla` filter (`$14`, never NULL) over the lateral `x` of the page macros. `warning`:
 /// running, not yet due, and due within a quarter of the target from now.
 macro_rules! sla_filter_sql {
     () => {
-        "(coalesce(x.sla_state, 'none') = $13 \
-          OR ($13 = 'warning' AND x.sla_state = 'running' \
+        "(coalesce(x.sla_state, 'none') = $14 \
+          OR ($14 = 'warning' AND x.sla_state = 'running' \
               AND x.due_at <= now() + s.resolution_target_s * interval '1 second' / 4))"
     };
 }
@@ -389,6 +397,7 @@ macro_rules! filters_sql {
              AND (cardinality($6::text[]) = 0 OR t.priority = ANY($6)) \
              AND ($7::text IS NULL OR t.service_id = $7) \
              AND t.tags @> $8 \
+             AND (t.queue IS NULL OR NOT (t.queue = ANY($13))) \
              AND ",
             $keyset
         )
@@ -458,7 +467,7 @@ macro_rules! due_key_sql {
 
 /// One literal per sort, in [`sql`]'s order; `$by_ticket` builds those ordered by ticket
 /// columns (`page_then_clocks_sql` only without the `sla` filter). `$9, $10, $11` are the start
-/// key (rank, time, id), `$12` the limit, `$13` the `sla` filter.
+/// key (rank, time, id), `$12` the limit, `$14` the `sla` filter.
 macro_rules! worklist_sorts {
     ($open:literal, $by_ticket:ident, $sla:expr) => {
         [
@@ -497,7 +506,7 @@ macro_rules! worklist_sorts {
 }
 
 /// One literal per (sort, open-only, SLA-filtered) triple: the open-only form lets the planner
-/// use the partial `WHERE is_open` indexes; the unfiltered form takes no `$13` (the benchmark
+/// use the partial `WHERE is_open` indexes; the unfiltered form takes no `$14` (the benchmark
 /// runs the default worklist's literal with the same twelve parameters) and joins the clocks
 /// after the page is cut.
 pub(crate) const OPEN_SQL: [&str; 5] = worklist_sorts!("t.is_open", page_then_clocks_sql, "true");
@@ -542,7 +551,8 @@ async fn fetch(
         .bind(query.start.rank)
         .bind(query.start.at)
         .bind(query.start.id)
-        .bind(i64::from(limit) + 1);
+        .bind(i64::from(limit) + 1)
+        .bind(&query.denied_queues);
     if let Some(sla) = &query.sla {
         statement = statement.bind(sla);
     }
@@ -575,7 +585,8 @@ pub async fn list(
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let query = Query::parse(&params, &actor)?;
+    let scope = state.directory.scope_of(&actor).await?;
+    let query = Query::parse(&params, &actor, &scope)?;
     let csv = wants_csv(&headers);
     let default_limit = if csv { CSV_ROWS_MAX } else { PAGE_SIZE_DEFAULT };
     let max_limit = if csv {
@@ -724,11 +735,11 @@ mod tests {
         let sla_generation = format!("WHERE name = '{}'", projector::sla::SLA);
         for sql in OPEN_SQL.iter().chain(&ANY_SQL) {
             assert!(sql.contains(&sla_generation), "{sql}");
-            assert!(!sql.contains("$13"), "{sql}");
+            assert!(!sql.contains("$14"), "{sql}");
         }
         for sql in OPEN_SLA_SQL.iter().chain(&ANY_SLA_SQL) {
             assert!(sql.contains(&sla_generation), "{sql}");
-            assert!(sql.contains("$13"), "{sql}");
+            assert!(sql.contains("$14"), "{sql}");
         }
         assert!(due_key_sql!().contains(&no_due_at().format("%Y-%m-%d %H:%M:%S+00").to_string()));
     }

@@ -129,3 +129,180 @@ fn a_route_missing_from_the_table_is_refused_not_let_through() {
         "another method on a known path is the router's 405"
     );
 }
+
+/// Polls `url` as `token` until `done` holds for the JSON answer (the projections are
+/// asynchronous and the cluster is shared).
+async fn until(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let body: Value = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        if done(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{url}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn numbers(list: &Value) -> BTreeSet<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["number"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
+    let installation = Installation::new().await;
+    let _server = Server::start(&installation).await;
+    let base = installation.base_url();
+    let client = reqwest::Client::new();
+    let admin = installation.token("admin", "admin");
+    let meldeamt = installation.token("a.meldeamt", "agent");
+    let it = installation.token("b.it", "agent");
+    let supervisor = installation.token("s.leitung", "supervisor");
+    for (path, body) in [
+        (
+            "queues/meldeamt",
+            serde_json::json!({"title": {"de": "Meldeamt"}}),
+        ),
+        (
+            "queues/it-service",
+            serde_json::json!({"title": {"de": "IT-Service"}}),
+        ),
+        (
+            "teams/buergerservice",
+            serde_json::json!({"title": {"de": "Bürgerservice"}, "members": ["a.meldeamt"], "queues": {"meldeamt": ["create", "update", "assign", "close"]}}),
+        ),
+        (
+            "teams/it",
+            serde_json::json!({"title": {"de": "IT"}, "members": ["b.it"], "queues": {"it-service": ["create", "update", "assign", "close"]}}),
+        ),
+    ] {
+        let reply = client
+            .put(format!("{base}/api/v1/config/{path}"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reply.status().is_success(),
+            "{path}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+    // The directory is cached for a second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let open = |token: &str, queue: &str, title: &str| {
+        client
+            .post(format!("{base}/api/v1/tickets"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "type": "incident", "title": title, "description": "Zugriffstest",
+                "requester": {"name": "Erika Mustermann"}, "impact": "low", "urgency": "low",
+                "queue": queue
+            }))
+            .send()
+    };
+    let refused = open(&meldeamt, "it-service", "Falsche Queue")
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "creating in another team's queue");
+    let mine: Value = open(&meldeamt, "meldeamt", "Ummeldung klemmt")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let theirs: Value = open(&it, "it-service", "Drucker klemmt")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (mine_number, theirs_number) = (
+        mine["number"].as_str().unwrap().to_owned(),
+        theirs["number"].as_str().unwrap().to_owned(),
+    );
+    let worklist = format!("{base}/api/v1/tickets");
+    let both = until(&client, &worklist, &supervisor, |list| {
+        numbers(list).len() == 2
+    })
+    .await;
+    assert_eq!(
+        numbers(&both),
+        BTreeSet::from([mine_number.clone(), theirs_number.clone()])
+    );
+    let seen = until(&client, &worklist, &meldeamt, |list| {
+        !numbers(list).is_empty()
+    })
+    .await;
+    assert_eq!(
+        numbers(&seen),
+        BTreeSet::from([mine_number.clone()]),
+        "the worklist leaks"
+    );
+    let found = until(
+        &client,
+        &format!("{base}/api/v1/search?q=klemmt"),
+        &meldeamt,
+        |list| !numbers(list).is_empty(),
+    )
+    .await;
+    assert_eq!(
+        numbers(&found),
+        BTreeSet::from([mine_number.clone()]),
+        "search leaks"
+    );
+    for path in ["", "/history", "/sla"] {
+        let reply = client
+            .get(format!("{base}/api/v1/tickets/{theirs_number}{path}"))
+            .bearer_auth(&meldeamt)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 404, "GET {path} of another team's ticket");
+    }
+    let events_before = stdout(&installation.itsm(&["events", &theirs_number]));
+    assert!(events_before.contains("ticket.opened"), "{events_before}");
+    let note = client
+        .post(format!("{base}/api/v1/tickets/{theirs_number}/commands"))
+        .bearer_auth(&meldeamt)
+        .json(&serde_json::json!({"type": "add_note", "body": "Ich darf das nicht"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(note.status(), 403);
+    let events_after = stdout(&installation.itsm(&["events", &theirs_number]));
+    assert_eq!(
+        events_before, events_after,
+        "a refused command appended something"
+    );
+    let own_note = client
+        .post(format!("{base}/api/v1/tickets/{mine_number}/commands"))
+        .bearer_auth(&meldeamt)
+        .json(&serde_json::json!({"type": "add_note", "body": "Erledige ich"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_note.status(), 200);
+}

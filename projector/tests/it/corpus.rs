@@ -39,6 +39,7 @@ async fn execute(service: &TicketService, ticket: TicketId, command: TicketComma
             idempotency_key: None,
             correlation_id: Uuid::new_v4(),
             origin: "api".to_owned(),
+            scope: None,
         })
         .await
         .expect("corpus command is valid");

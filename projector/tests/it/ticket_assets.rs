@@ -70,6 +70,7 @@ async fn execute(service: &TicketService, ticket: TicketId, command: Value) {
             idempotency_key: None,
             correlation_id: Uuid::new_v4(),
             origin: "api".to_owned(),
+            scope: None,
         })
         .await
         .expect("command accepted");
