@@ -74,6 +74,32 @@ pub enum Command {
     /// Import an inventory file into the CMDB.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Local user accounts (the first administrator, passwords).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account with roles; with --password-stdin it can log in at once.
+    Add {
+        /// The login name (a-z 0-9 . _ -).
+        name: String,
+        /// Role(s): requester, agent, supervisor, asset_manager, auditor, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The name shown (default: the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The organisation unit (an org-units configuration item).
+        #[arg(long)]
+        org_unit: Option<String>,
+        /// Read the initial password (12 to 128 characters) from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an account's password from the first line of stdin (ends its sessions).
+    SetPassword { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +239,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             source,
             format,
         }) => import_assets(&config, &file, &source, format).await,
+        Command::User(command) => user(&config, command).await,
         Command::Openapi => {
             println!("{}", crate::serve::openapi().to_pretty_json()?);
             Ok(ExitCode::SUCCESS)
@@ -415,6 +442,84 @@ fn operator() -> String {
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "operator".into())
     )
+}
+
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
+    use command_service::identity::{passwords, users};
+    use domain::identity::{DisplayName, OrgUnit, Role, UserName};
+    let pool = config
+        .app_pool()
+        .await
+        .context("connecting to PostgreSQL")?;
+    let problem =
+        |error: command_service::error::ApiError| anyhow::anyhow!("{}: {error}", error.code());
+    match command {
+        UserCommand::Add {
+            name,
+            roles,
+            display_name,
+            org_unit,
+            password_stdin,
+        } => {
+            let user_name = UserName::parse(&name).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let password = if password_stdin {
+                let password = password_from_stdin()?;
+                passwords::check(&password).map_err(|error| anyhow::anyhow!("{error}"))?;
+                Some(password)
+            } else {
+                None
+            };
+            let roles = roles
+                .iter()
+                .map(|role| Role::parse(role))
+                .collect::<Result<_, _>>()
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let command = domain::identity::UserCommand::Register {
+                user_name: user_name.clone(),
+                display_name: DisplayName::parse(display_name.as_deref().unwrap_or(&name))
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+                email: None,
+                roles,
+                org_unit: org_unit
+                    .as_deref()
+                    .map(OrgUnit::parse)
+                    .transpose()
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+            };
+            users::execute(
+                &pool,
+                &operator(),
+                uuid::Uuid::new_v4(),
+                &user_name,
+                command,
+            )
+            .await
+            .map_err(problem)?;
+            if let Some(password) = password {
+                passwords::set_password(&pool, &operator(), &user_name, &password)
+                    .await
+                    .map_err(problem)?;
+            }
+            println!("user {name} created");
+        }
+        UserCommand::SetPassword { name } => {
+            let user_name = UserName::parse(&name).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let password = password_from_stdin()?;
+            passwords::set_password(&pool, &operator(), &user_name, &password)
+                .await
+                .map_err(problem)?;
+            println!("password of {name} set");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list_tokens(

@@ -123,31 +123,82 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<Actor>, s
     .bind(token_hash(token).as_slice())
     .fetch_optional(pool)
     .await?;
-    row.map(|row| {
-        Ok(Actor {
-            user: row.try_get("user_name")?,
-            roles: row.try_get("roles")?,
-        })
-    })
-    .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let actor = Actor {
+        user: row.try_get("user_name")?,
+        roles: row.try_get("roles")?,
+    };
+    narrowed_by_account(pool, actor).await
 }
 
-/// The caller a request's headers prove (a bearer token); `None` without valid credentials.
+/// A token of a registered user acts with at most the user's current roles, and not at all once
+/// the user is disabled; a token of a name without an account keeps its own roles (tokens for
+/// integrations, and installations without accounts).
+async fn narrowed_by_account(pool: &PgPool, actor: Actor) -> Result<Option<Actor>, sqlx::Error> {
+    let Ok(name) = domain::identity::UserName::parse(&actor.user) else {
+        return Ok(Some(actor));
+    };
+    match crate::identity::users::roles_of(pool, &name).await {
+        Ok(None) => Ok(Some(actor)),
+        Ok(Some((_, true))) => Ok(None),
+        Ok(Some((roles, false))) => Ok(Some(Actor {
+            roles: actor
+                .roles
+                .into_iter()
+                .filter(|role| roles.contains(role))
+                .collect(),
+            user: actor.user,
+        })),
+        Err(event_store::StoreError::Database(error)) => Err(error),
+        Err(error) => Err(sqlx::Error::Protocol(error.to_string())),
+    }
+}
+
+/// Header a browser session must send with every state-changing request (the token `POST
+/// /api/v1/login` answered): a cross-site form cannot set it.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The caller a request proves: a bearer token (integrations, reporting jobs, the CLI's tokens),
+/// else the browser session cookie — which, for any method but GET and HEAD, must come with the
+/// session's CSRF token in [`CSRF_HEADER`]. `None` without valid credentials.
 pub async fn authenticate_headers(
     pool: &PgPool,
+    method: &axum::http::Method,
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<Actor>, ApiError> {
-    let Some(token) = headers
+    if let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
+    {
+        return authenticate(pool, token)
+            .await
+            .map_err(|error| ApiError::Unexpected(error.into()));
+    }
+    let Some(session_id) = crate::identity::sessions::session_id_from(headers) else {
+        return Ok(None);
+    };
+    let Some(session) = crate::identity::sessions::authenticate(pool, &session_id, Utc::now())
+        .await
+        .map_err(|error| ApiError::Unexpected(error.into()))?
     else {
         return Ok(None);
     };
-    authenticate(pool, token)
-        .await
-        .map_err(|error| ApiError::Unexpected(error.into()))
+    let safe = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    if !safe {
+        let presented = headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !crate::identity::sessions::check_csrf(&session, presented) {
+            return Err(ApiError::CsrfTokenInvalid);
+        }
+    }
+    Ok(Some(Actor {
+        user: session.user,
+        roles: session.roles,
+    }))
 }
 
 /// Any service state that holds the database pool authenticates with it.
@@ -164,7 +215,7 @@ where
             return Ok(actor.clone());
         }
         let pool = PgPool::from_ref(state);
-        authenticate_headers(&pool, &parts.headers)
+        authenticate_headers(&pool, &parts.method, &parts.headers)
             .await?
             .ok_or(ApiError::Unauthenticated)
     }

@@ -11,11 +11,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::asset::AssetError;
 use domain::config::ConfigError;
+use domain::identity::UserError;
 use domain::ticket::TicketError;
 use event_store::StoreError;
 use serde::Serialize;
 
 use crate::i18n::{message, Language};
+use crate::identity::passwords::PasswordError;
 
 /// Problem types are URNs (RFC 9457 allows non-resolvable URIs): `urn:itsm:problem:<code>`.
 const PROBLEM_TYPE_BASE: &str = "urn:itsm:problem:";
@@ -82,6 +84,16 @@ pub enum ApiError {
     #[error("{reason}")]
     Import { code: &'static str, reason: String },
     #[error(transparent)]
+    Identity(UserError),
+    #[error(transparent)]
+    InvalidPassword(PasswordError),
+    #[error("user name or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed logins; retry in {retry_after_s} s")]
+    TooManyAttempts { retry_after_s: u32 },
+    #[error("a state-changing request of a browser session needs its CSRF token in X-CSRF-Token")]
+    CsrfTokenInvalid,
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -139,7 +151,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::ReadForbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. }
+            | ApiError::ReadForbidden { .. }
+            | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
             ApiError::TicketNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
@@ -162,6 +176,12 @@ impl ApiError {
             )
             | ApiError::Import { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Asset(_) => StatusCode::CONFLICT,
+            ApiError::Identity(UserError::UserNotFound) => StatusCode::NOT_FOUND,
+            ApiError::Identity(error) if error.is_validation() => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Identity(_) => StatusCode::CONFLICT,
+            ApiError::InvalidPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -197,6 +217,11 @@ impl ApiError {
             ApiError::Config(error) => error.code(),
             ApiError::Asset(error) => error.code(),
             ApiError::Import { code, .. } => code,
+            ApiError::Identity(error) => error.code(),
+            ApiError::InvalidPassword(_) => "invalid_password",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -215,6 +240,8 @@ impl ApiError {
                 Some((*field).to_owned())
             }
             ApiError::Asset(error) => error.field(),
+            ApiError::Identity(error) => error.field(),
+            ApiError::InvalidPassword(_) => Some("password".to_owned()),
             _ => None,
         }
     }
@@ -246,6 +273,7 @@ impl ApiError {
     pub fn retry_after_s(&self) -> Option<u32> {
         match self {
             ApiError::NotYetConsistent { .. } | ApiError::TooManyStreams { .. } => Some(1),
+            ApiError::TooManyAttempts { retry_after_s } => Some(*retry_after_s),
             _ => None,
         }
     }

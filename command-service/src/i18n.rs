@@ -124,6 +124,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Configuration still in use",
     ),
     (
+        "csrf_token_invalid",
+        "CSRF-Token fehlt oder ist ungültig",
+        "CSRF token missing or invalid",
+    ),
+    (
         "asset_exists",
         "Asset existiert bereits",
         "Asset already exists",
@@ -478,6 +483,53 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Too many attachments",
     ),
     (
+        "user_exists",
+        "Benutzer existiert bereits",
+        "User already exists",
+    ),
+    (
+        "user_not_found",
+        "Benutzer nicht gefunden",
+        "User not found",
+    ),
+    ("user_disabled", "Benutzer ist gesperrt", "User is disabled"),
+    (
+        "no_roles",
+        "Mindestens eine Rolle erforderlich",
+        "At least one role required",
+    ),
+    (
+        "invalid_user_name",
+        "Ungültiger Benutzername",
+        "Invalid user name",
+    ),
+    ("unknown_role", "Unbekannte Rolle", "Unknown role"),
+    (
+        "invalid_display_name",
+        "Ungültiger Anzeigename",
+        "Invalid display name",
+    ),
+    (
+        "invalid_org_unit",
+        "Ungültige Organisationseinheit",
+        "Invalid organisational unit",
+    ),
+    (
+        "invalid_password",
+        "Passwort erfüllt die Regeln nicht",
+        "Password does not meet the rules",
+    ),
+    (
+        "invalid_credentials",
+        "Benutzername oder Passwort falsch",
+        "Wrong user name or password",
+    ),
+    (
+        "too_many_attempts",
+        "Zu viele fehlgeschlagene Anmeldungen",
+        "Too many failed logins",
+    ),
+    (
         "business_rule",
         "Geschäftsregel verletzt",
         "Business rule violated",
@@ -601,6 +653,7 @@ mod tests {
         "missing_reference",
         "config_not_found",
         "config_in_use",
+        "csrf_token_invalid",
         "asset_exists",
         "asset_disposed",
         "lifecycle_transition_not_allowed",
@@ -621,6 +674,17 @@ mod tests {
         "import_missing_column",
         "import_too_many_rows",
         "import_in_progress",
+        "user_exists",
+        "user_not_found",
+        "user_disabled",
+        "no_roles",
+        "invalid_user_name",
+        "unknown_role",
+        "invalid_display_name",
+        "invalid_org_unit",
+        "invalid_password",
+        "invalid_credentials",
+        "too_many_attempts",
     ];
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 mod extract;
 pub mod i18n;
+pub mod identity;
 pub mod metrics;
 pub mod openapi;
 pub mod policy;
@@ -139,6 +140,13 @@ pub fn routes(state: AppState) -> Router {
             post(assets::routes::execute),
         )
         .route("/api/v1/imports", post(assets::routes::import_file))
+        .route("/api/v1/login", post(identity::routes::login))
+        .route("/api/v1/logout", post(identity::routes::logout))
+        .route("/api/v1/users", post(identity::routes::register_user))
+        .route(
+            "/api/v1/users/{name}/commands",
+            post(identity::routes::execute),
+        )
         .route("/api/v1/tokens", get(tokens::index).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/api/v1/config/{kind}", get(config::list))

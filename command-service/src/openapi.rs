@@ -7,8 +7,11 @@ use crate::assets::import::ImportReport;
 use crate::assets::routes::{self as asset_routes, AssetAccepted};
 use crate::config::{self, ConfigChanged, ConfigView};
 use crate::error::Problem;
-use crate::tokens::{self, IssuedToken, TokenInfo};
+use crate::identity::routes::{
+    self as identity_routes, LoginRequest, LoginResponse, NewUser, UserAccepted, UserCommandRequest,
+};
 use crate::routes::{self, CommandAccepted};
+use crate::tokens::{self, IssuedToken, TokenInfo};
 
 /// The command API's OpenAPI document.
 #[derive(OpenApi)]
@@ -30,14 +33,19 @@ use crate::routes::{self, CommandAccepted};
         asset_routes::import_file,
         tokens::index,
         tokens::create,
-        tokens::delete
+        tokens::delete,
+        identity_routes::login,
+        identity_routes::logout,
+        identity_routes::register_user,
+        identity_routes::execute
     ),
-    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem, AssetAccepted, ImportReport, TokenInfo, IssuedToken)),
+    components(schemas(CommandAccepted, ConfigChanged, ConfigView, Problem, AssetAccepted, ImportReport, TokenInfo, IssuedToken, LoginRequest, LoginResponse, NewUser, UserCommandRequest, UserAccepted)),
     modifiers(&BearerAuth),
     tags(
         (name = "tickets", description = "Open tickets and execute commands on them"),
         (name = "configuration", description = "Queues, service catalog, business calendars, SLA policies and asset classes (changes: administrators)"),
         (name = "access", description = "API tokens for integrations and reporting jobs (administrators)"),
+        (name = "identity", description = "Login and logout (browser sessions), user accounts (administrators)"),
         (name = "assets", description = "The CMDB: register assets, change them, relate them, import inventory files (asset managers and administrators)")
     )
 )]

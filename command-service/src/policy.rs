@@ -68,6 +68,10 @@ use Rule::{Authenticated, Public, Roles};
 /// Every route of the command and query services, with its rule.
 pub const ROUTES: &[RouteRule] = &[
     route("GET", "/healthz", Public),
+    route("POST", "/api/v1/login", Public),
+    route("POST", "/api/v1/logout", Public),
+    route("POST", "/api/v1/users", Roles(ADMINS)),
+    route("POST", "/api/v1/users/{name}/commands", Roles(ADMINS)),
     route("GET", "/readyz", Public),
     route("GET", "/metrics", Authenticated),
     route("GET", "/api/v1/openapi.json", Authenticated),
@@ -158,7 +162,7 @@ pub async fn enforce(State(pool): State<PgPool>, mut request: Request, next: Nex
     if rule == Rule::Public {
         return next.run(request).await;
     }
-    let actor = match caller(&pool, request.headers()).await {
+    let actor = match caller(&pool, request.method(), request.headers()).await {
         Ok(actor) => actor,
         Err(error) => return error.into_response(),
     };
@@ -172,8 +176,8 @@ pub async fn enforce(State(pool): State<PgPool>, mut request: Request, next: Nex
     next.run(request).await
 }
 
-async fn caller(pool: &PgPool, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    authenticate_headers(pool, headers)
+async fn caller(pool: &PgPool, method: &Method, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    authenticate_headers(pool, method, headers)
         .await?
         .ok_or(ApiError::Unauthenticated)
 }

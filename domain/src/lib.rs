@@ -8,5 +8,6 @@ pub mod access;
 pub mod asset;
 pub mod calendar;
 pub mod config;
+pub mod identity;
 pub mod sla;
 pub mod ticket;

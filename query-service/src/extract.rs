@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Actor {
         if let Some(actor) = parts.extensions.get::<Actor>() {
             return Ok(actor.clone());
         }
-        authenticate_headers(&state.pool, &parts.headers)
+        authenticate_headers(&state.pool, &parts.method, &parts.headers)
             .await?
             .ok_or(ApiError::Unauthenticated)
     }

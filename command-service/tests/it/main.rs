@@ -7,6 +7,7 @@ mod concurrency;
 mod config;
 mod cross_checks;
 mod helpers;
+mod identity;
 mod lifecycle;
 mod open;
 mod operations;
