@@ -17,7 +17,8 @@
 //! of its own (found like the tests find it), dropped at the end.
 //!
 //! Limits, same run, same database: **raw INSERT** — single-row `INSERT INTO events` of as many
-//! asset events as the first import wrote, 16 in flight (the import's own concurrency); **read
+//! `asset.registered` payloads as the first import wrote (stream type `bench_raw`, so the asset
+//! streams stay as the imports left them), 16 in flight (the import's own concurrency); **read
 //! assets** — `import::load_assets` alone (the read and fold every re-import starts with).
 //! Peak memory: the process's resident high-water mark (`VmHWM`), reset before each run by
 //! writing `5` to `/proc/self/clear_refs`; the file itself is part of it.
@@ -239,7 +240,7 @@ fn inventory(assets: u64, changed: impl Fn(u64) -> bool) -> String {
 
 const RAW_INSERT_SQL: &str = "INSERT INTO events (event_id, stream_type, stream_id, stream_version, event_type, \
     event_version, payload, actor, occurred_at, origin, correlation_id, causation_id, command_id, \
-    previous_hash, hash) VALUES ($1, 'asset', $2, 1, 'asset.registered', 1, $3, 'bench', $4, 'import', $5, $5, $5, $6, $6)";
+    previous_hash, hash) VALUES ($1, 'bench_raw', $2, 1, 'asset.registered', 1, $3, 'bench', $4, 'import', $5, $5, $5, $6, $6)";
 
 /// Single-row inserts of `events` copies of a stored `asset.registered`, 16 in flight.
 async fn raw_inserts(pool: &PgPool, events: u64) -> Result<Duration> {
