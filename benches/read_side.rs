@@ -2279,6 +2279,9 @@ async fn sql_read(pool: &PgPool, query: ReadQuery, rng: &mut Rng) -> Result<usiz
                 .bind(Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap())
                 .bind(Uuid::nil())
                 .bind(i64::from(WORKLIST_PAGE_ROWS) + 1)
+                // No queue hidden by team rights, no colleagues' tickets (an agent's view).
+                .bind(Vec::<String>::new())
+                .bind(None::<Vec<String>>)
                 .fetch_all(pool)
                 .await?
         }
@@ -2290,6 +2293,8 @@ async fn sql_read(pool: &PgPool, query: ReadQuery, rng: &mut Rng) -> Result<usiz
                 .bind("bench")
                 .bind(i64::from(SEARCH_HITS))
                 .bind(NUMBER_MATCH_RANK)
+                .bind(Vec::<String>::new())
+                .bind(Vec::<String>::new())
                 .fetch_all(pool)
                 .await?
         }

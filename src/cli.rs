@@ -125,12 +125,12 @@ pub enum ProjectionCommand {
     /// Build a new generation of a projection beside the serving one and swap it in when it has
     /// caught up (no downtime).
     Rebuild {
-        /// The projection: tickets, sla or assets.
+        /// The projection: tickets, sla, assets or identity.
         name: String,
     },
     /// Let a projection stopped at a poison event run again (after fixing the cause).
     Resume {
-        /// The projection: tickets, sla or assets.
+        /// The projection: tickets, sla, assets or identity.
         name: String,
     },
 }

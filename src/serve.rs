@@ -105,6 +105,16 @@ pub async fn asset_runner(
     Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
 }
 
+/// The identity projection's runner (`rm_users`: units, roles, ticket visibility).
+pub async fn identity_runner(
+    config: &Config,
+    pool: PgPool,
+    metrics: Arc<ProjectorMetrics>,
+) -> anyhow::Result<Runner> {
+    let projection = projector::identity::IdentityProjection::new();
+    Ok(Runner::new(runner_settings(config, pool), Arc::new(projection), metrics).await?)
+}
+
 /// The runner of the projection called `name`.
 pub async fn runner_of(
     name: &str,
@@ -117,11 +127,13 @@ pub async fn runner_of(
         projector::TICKETS => ticket_runner(config, pool, master_key, metrics).await,
         projector::sla::SLA => sla_runner(config, pool, metrics).await,
         projector::assets::ASSETS => asset_runner(config, pool, metrics).await,
+        projector::identity::IDENTITY => identity_runner(config, pool, metrics).await,
         other => anyhow::bail!(
-            "unknown projection {other:?}; known: {}, {}, {}",
+            "unknown projection {other:?}; known: {}, {}, {}, {}",
             projector::TICKETS,
             projector::sla::SLA,
-            projector::assets::ASSETS
+            projector::assets::ASSETS,
+            projector::identity::IDENTITY
         ),
     }
 }
@@ -201,7 +213,8 @@ pub async fn serve(
         metrics.register(&mut registry);
         let runner = ticket_runner(&config, pool.clone(), &master_key, metrics.clone()).await?;
         let sla = sla_runner(&config, pool.clone(), metrics.clone()).await?;
-        let assets = asset_runner(&config, pool.clone(), metrics).await?;
+        let assets = asset_runner(&config, pool.clone(), metrics.clone()).await?;
+        let identity = identity_runner(&config, pool.clone(), metrics).await?;
         if let Some(client) = &nats {
             // Another process's appends reach us through the relay's messages: wake up early.
             let subject = format!("{}.events.>", config.nats.subject_prefix);
@@ -225,6 +238,8 @@ pub async fn serve(
         tasks.spawn(async move { sla.run(wake_sla, sla_stopped).await });
         let (wake_assets, assets_stopped) = (wake.clone(), stopped.clone());
         tasks.spawn(async move { assets.run(wake_assets, assets_stopped).await });
+        let (wake_identity, identity_stopped) = (wake.clone(), stopped.clone());
+        tasks.spawn(async move { identity.run(wake_identity, identity_stopped).await });
         let interval = Duration::from_secs(config.projector.audit_checkpoint_interval_s);
         // The monitor records through the command path: the command service's own where it
         // runs in this process (one ticket cache, its metrics), else one of its own.

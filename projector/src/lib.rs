@@ -10,6 +10,7 @@
 pub mod as_of;
 pub mod assets;
 pub mod checkpoint;
+pub mod identity;
 pub mod metrics;
 pub mod relay;
 pub mod runner;

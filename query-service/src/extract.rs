@@ -2,6 +2,8 @@
 //! refused by name, repeated ones only where a list is meant), the `{ticket}` segment, the
 //! `If-None-Match` and `Accept` headers, and the `?after=` consistency token.
 
+use std::collections::BTreeSet;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -14,6 +16,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 
+/// Most other requesters a `unit` grant makes visible (the first by name; a bigger unit is cut
+/// short, never widened).
+pub const VISIBLE_REQUESTERS_MAX: i64 = 10_000;
 /// Most parameters one request may carry.
 const PARAMETERS_MAX: usize = 64;
 /// Longest value of one parameter, in characters.
@@ -38,15 +43,105 @@ impl FromRequestParts<AppState> for Actor {
 }
 
 /// Whether `actor` may read a ticket in `queue` whose requester is `requester_user_id`: agents
-/// the tickets of the queues their teams may read (`scope`, issue 6), everyone their own.
+/// the tickets of the queues their teams may read (`scope`, issue 6), everyone the tickets of the
+/// requesters in their `visibility` (their own, and their unit's if granted).
 pub fn may_read(
     actor: &Actor,
     scope: &Scope,
+    visibility: &Visibility,
     queue: Option<&str>,
     requester_user_id: Option<&str>,
 ) -> bool {
     (actor.is_agent() && scope.may(QueueRight::Read, queue))
-        || requester_user_id == Some(actor.user.as_str())
+        || requester_user_id.is_some_and(|requester| visibility.includes(requester))
+}
+
+/// Whose tickets a caller reads as a requester (issue 6 §1): their own, and — for a caller
+/// without agent rights granted `unit` visibility — those of every user in their organisation
+/// unit or below it. Computed once per request (or per live stream).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// The caller's user name.
+    pub own: String,
+    /// The other users whose tickets the caller reads.
+    pub requesters: BTreeSet<String>,
+}
+
+impl Visibility {
+    /// Only the tickets of `user`.
+    pub fn own(user: &str) -> Visibility {
+        Visibility {
+            own: user.to_owned(),
+            requesters: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the tickets of `requester` are visible.
+    pub fn includes(&self, requester: &str) -> bool {
+        requester == self.own || self.requesters.contains(requester)
+    }
+
+    /// Every visible requester, the caller first (for `= ANY($n)`).
+    pub fn all(&self) -> Vec<String> {
+        std::iter::once(&self.own)
+            .chain(&self.requesters)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The caller's organisation unit if their `rm_users` row grants `unit` visibility.
+const UNIT_GRANT_SQL: &str = "\
+SELECT org_unit FROM rm_users \
+WHERE generation = (SELECT active_generation FROM projections WHERE name = $1) \
+  AND user_name = $2 AND ticket_visibility = 'unit' AND NOT disabled AND org_unit IS NOT NULL";
+
+/// The users in the units `$3` (`rm_users_org_unit_idx`).
+const USERS_IN_UNITS_SQL: &str = "\
+SELECT user_name FROM rm_users \
+WHERE generation = (SELECT active_generation FROM projections WHERE name = $1) \
+  AND org_unit = ANY($2) ORDER BY user_name LIMIT $3";
+
+/// Whose tickets `actor` reads as a requester. Agents (who read by queue) and callers without a
+/// `unit` grant cost no query beyond the one indexed lookup of their own row; only a granted
+/// caller's unit subtree (`Directory::unit_and_descendants`) is looked up in `rm_users`.
+pub async fn visibility_of(state: &AppState, actor: &Actor) -> Result<Visibility, ApiError> {
+    let mut visibility = Visibility::own(&actor.user);
+    if actor.is_agent() {
+        return Ok(visibility);
+    }
+    let unit: Option<String> = sqlx::query_scalar(UNIT_GRANT_SQL)
+        .bind(projector::identity::IDENTITY)
+        .bind(&actor.user)
+        .fetch_optional(&state.pool)
+        .await?;
+    let Some(unit) = unit else {
+        return Ok(visibility);
+    };
+    let units: Vec<String> = state
+        .directory
+        .directory()
+        .await?
+        .unit_and_descendants(&unit)
+        .into_iter()
+        .collect();
+    let names: Vec<String> = sqlx::query_scalar(USERS_IN_UNITS_SQL)
+        .bind(projector::identity::IDENTITY)
+        .bind(&units)
+        .bind(VISIBLE_REQUESTERS_MAX)
+        .fetch_all(&state.pool)
+        .await?;
+    if names.len() as i64 == VISIBLE_REQUESTERS_MAX {
+        tracing::warn!(
+            requesters.count = names.len(),
+            "unit visibility cut short at VISIBLE_REQUESTERS_MAX"
+        );
+    }
+    visibility.requesters = names
+        .into_iter()
+        .filter(|name| *name != actor.user)
+        .collect();
+    Ok(visibility)
 }
 
 /// The query string as decoded `(name, value)` pairs, in order.
@@ -325,6 +420,36 @@ pub fn wants_csv(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_visibility_includes_the_caller_and_the_granted_requesters_only() {
+        let mut visibility = Visibility::own("k.meier");
+        visibility.requesters.insert("b.bau".to_owned());
+        assert!(visibility.includes("k.meier"));
+        assert!(visibility.includes("b.bau"));
+        assert!(!visibility.includes("o.ordnung"));
+        assert_eq!(visibility.all(), ["k.meier", "b.bau"]);
+        let requester = Actor {
+            user: "k.meier".to_owned(),
+            roles: vec!["requester".to_owned()],
+        };
+        let scope = Scope::default();
+        assert!(may_read(
+            &requester,
+            &scope,
+            &visibility,
+            None,
+            Some("b.bau")
+        ));
+        assert!(!may_read(
+            &requester,
+            &scope,
+            &visibility,
+            None,
+            Some("o.ordnung")
+        ));
+        assert!(!may_read(&requester, &scope, &visibility, None, None));
+    }
 
     #[test]
     fn lists_take_repeated_and_comma_separated_values() {

@@ -20,7 +20,9 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::extract::{invalid, not_modified, with_etag, IfNoneMatch, Params, TicketPath};
+use crate::extract::{
+    invalid, not_modified, visibility_of, with_etag, IfNoneMatch, Params, TicketPath,
+};
 use crate::read_model::snapshot;
 use crate::view::find_visible;
 use crate::AppState;
@@ -138,8 +140,9 @@ pub async fn show(
         .await?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
     let scope = state.directory.scope_of(&actor).await?;
+    let visibility = visibility_of(&state, &actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
+    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope, &visibility)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     if if_none_match.matches(row.version) {

@@ -33,7 +33,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::consistency::Consistency;
-use crate::extract::{may_read, Params};
+use crate::extract::{may_read, visibility_of, Params, Visibility};
 use crate::queues::{self, QueueOverview};
 use crate::AppState;
 use domain::access::Scope;
@@ -175,10 +175,12 @@ pub async fn stream(
         .map_err(|_| ApiError::TooManyStreams { limit: STREAMS_MAX })?;
     let hub = state.live.hub(&state).await?;
     let scope = state.directory.scope_of(&actor).await?;
+    let visibility = visibility_of(&state, &actor).await?;
     let client = Client {
         receiver: hub.subscribe(),
         actor,
         scope,
+        visibility,
         greeted: false,
         ends_at: Instant::now() + STREAM_DURATION_MAX,
         _permit: permit,
@@ -204,6 +206,8 @@ struct Client {
     actor: Actor,
     /// The caller's queue rights when the stream began (streams end after an hour).
     scope: Arc<Scope>,
+    /// Whose tickets the caller reads as a requester, as when the stream began.
+    visibility: Visibility,
     greeted: bool,
     ends_at: Instant,
     _permit: OwnedSemaphorePermit,
@@ -248,6 +252,7 @@ impl Client {
             } if may_read(
                 &self.actor,
                 &self.scope,
+                &self.visibility,
                 change.queue.as_deref(),
                 requester_user_id.as_deref(),
             ) =>

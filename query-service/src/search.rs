@@ -1,6 +1,7 @@
 //! `GET /api/v1/search?q=`: ranked full text over ticket number, title, description and
 //! articles (a ticket ranks by its best match). Umlauts fold (`projector::search::fold`), every
-//! word is a prefix. Agents search everything; requesters their own tickets, never internal notes.
+//! word is a prefix. Agents search the queues their teams may read; requesters their own tickets
+//! (and their unit's if granted), never internal notes.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -13,7 +14,7 @@ use projector::search::{tsquery, QUERY_CHARS_MAX};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{invalid, is_ticket_number, Params};
+use crate::extract::{invalid, is_ticket_number, visibility_of, Params};
 use crate::read_model::{summary_columns, TicketSummary};
 use crate::AppState;
 
@@ -54,7 +55,8 @@ pub struct SearchResults {
 
 /// The best rank per ticket of: the ticket's own text, its articles (without internal notes
 /// unless `$3`), and an exact number match; then only tickets the caller may read (an agent's,
-/// `$3`, outside the queues `$7` their teams may not read; anyone's own, `$4`).
+/// `$3`, outside the queues `$7` their teams may not read; anyone's own, `$4`, and those of the
+/// other requesters `$8` visible to them: their unit's, if granted).
 pub(crate) const SEARCH_SQL: &str = concat!(
     "WITH g AS (SELECT active_generation AS generation FROM projections WHERE name = 'tickets'), \
      q AS (SELECT to_tsquery('german', $1) AS query), \
@@ -75,7 +77,7 @@ pub(crate) const SEARCH_SQL: &str = concat!(
     ", b.rank FROM best b \
      JOIN g ON true \
      JOIN rm_tickets t ON t.generation = g.generation AND t.ticket_id = b.ticket_id \
-     WHERE (($3 AND (t.queue IS NULL OR NOT (t.queue = ANY($7)))) OR t.requester_user_id = $4) \
+     WHERE (($3 AND (t.queue IS NULL OR NOT (t.queue = ANY($7)))) OR t.requester_user_id = $4 OR t.requester_user_id = ANY($8)) \
      ORDER BY b.rank DESC, t.updated_at DESC, t.ticket_id LIMIT $5"
 );
 
@@ -120,6 +122,7 @@ pub async fn search(
         .wait(after, state.limits.consistency_wait)
         .await?;
     let scope = state.directory.scope_of(&actor).await?;
+    let visibility = visibility_of(&state, &actor).await?;
     let items: Vec<SearchHit> = sqlx::query_as(SEARCH_SQL)
         .bind(words)
         .bind(number)
@@ -128,6 +131,7 @@ pub async fn search(
         .bind(i64::from(limit))
         .bind(NUMBER_MATCH_RANK)
         .bind(scope.denied_queues(QueueRight::Read))
+        .bind(Vec::from_iter(visibility.requesters))
         .fetch_all(&state.pool)
         .await?;
     let mut response = Json(SearchResults { items }).into_response();

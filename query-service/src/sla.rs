@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::extract::{invalid, Params, TicketPath};
+use crate::extract::{invalid, visibility_of, Params, TicketPath};
 use crate::read_model::snapshot;
 use crate::view::find_visible;
 use crate::AppState;
@@ -175,8 +175,9 @@ pub async fn show(
     params.allow_only(&[])?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
     let scope = state.directory.scope_of(&actor).await?;
+    let visibility = visibility_of(&state, &actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (_, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
+    let (_, row) = find_visible(&mut transaction, &ticket, &actor, &scope, &visibility)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     let now = Utc::now();

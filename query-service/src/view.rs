@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::extract::{
-    may_read, not_modified, with_etag, IfNoneMatch, Params, TicketPath, TicketRef,
+    may_read, not_modified, visibility_of, with_etag, IfNoneMatch, Params, TicketPath, TicketRef,
+    Visibility,
 };
 use crate::read_model::{active_generation, sla_due_at_sql, sla_state_sql, snapshot};
 use crate::AppState;
@@ -266,26 +267,29 @@ pub async fn show(
         .await?;
     let ticket = ticket.ok_or(ApiError::TicketNotFound)?;
     let scope = state.directory.scope_of(&actor).await?;
+    let visibility = visibility_of(&state, &actor).await?;
     let mut transaction = snapshot(&state.pool).await?;
-    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope)
+    let (generation, row) = find_visible(&mut transaction, &ticket, &actor, &scope, &visibility)
         .await?
         .ok_or(ApiError::TicketNotFound)?;
     if if_none_match.matches(row.version) {
         return Ok(not_modified(row.version));
     }
     let version = row.version;
-    let view = assemble(&mut transaction, generation, row, &actor, &scope).await?;
+    let reader = (&actor, &*scope, &visibility);
+    let view = assemble(&mut transaction, generation, row, reader).await?;
     transaction.commit().await?;
     Ok(with_etag(Json(view).into_response(), version))
 }
 
-/// The ticket `reference` names in the active generation, if `actor` may read it (others'
-/// tickets are "not found" to requesters: their existence is not revealed).
+/// The ticket `reference` names in the active generation, if `actor` may read it (tickets
+/// outside their `visibility` are "not found" to requesters: their existence is not revealed).
 pub async fn find_visible(
     connection: &mut PgConnection,
     reference: &TicketRef,
     actor: &Actor,
     scope: &Scope,
+    visibility: &Visibility,
 ) -> Result<Option<(i32, TicketRow)>, ApiError> {
     let Some(generation) = active_generation(connection).await? else {
         return Ok(None);
@@ -309,6 +313,7 @@ pub async fn find_visible(
             may_read(
                 actor,
                 scope,
+                visibility,
                 row.queue.as_deref(),
                 row.requester_user_id.as_deref(),
             )
@@ -316,19 +321,21 @@ pub async fn find_visible(
         .map(|row| (generation, row)))
 }
 
+/// Who reads: the caller, their queue rights and whose tickets they read as a requester.
+type Reader<'a> = (&'a Actor, &'a Scope, &'a Visibility);
+
 async fn assemble(
     connection: &mut PgConnection,
     generation: i32,
     row: TicketRow,
-    actor: &Actor,
-    scope: &Scope,
+    reader: Reader<'_>,
 ) -> Result<TicketView, ApiError> {
     let (articles, articles_truncated) =
-        articles(connection, generation, row.ticket_id, actor.is_agent()).await?;
-    let links = links(connection, generation, row.ticket_id, actor, scope).await?;
+        articles(connection, generation, row.ticket_id, reader.0.is_agent()).await?;
+    let links = links(connection, generation, row.ticket_id, reader).await?;
     let assets = assets(connection, generation, row.ticket_id).await?;
     let sla = sla_summaries(connection, row.ticket_id).await?;
-    let merged_from = merged_from(connection, generation, row.ticket_id, actor, scope).await?;
+    let merged_from = merged_from(connection, generation, row.ticket_id, reader).await?;
     let merged_into = match row.merged_into {
         Some(id) => Some(merge_target(connection, generation, id).await?),
         None => None,
@@ -430,8 +437,7 @@ async fn links(
     connection: &mut PgConnection,
     generation: i32,
     ticket: Uuid,
-    actor: &Actor,
-    scope: &Scope,
+    (actor, scope, visibility): Reader<'_>,
 ) -> Result<Vec<LinkView>, ApiError> {
     let rows: Vec<LinkRow> = sqlx::query_as(
         "SELECT 'outgoing' AS direction, l.link_type, l.created_by, l.created_at, \
@@ -458,6 +464,7 @@ async fn links(
             may_read(
                 actor,
                 scope,
+                visibility,
                 row.ticket.queue.as_deref(),
                 row.ticket.requester_user_id.as_deref(),
             )
@@ -532,8 +539,7 @@ async fn merged_from(
     connection: &mut PgConnection,
     generation: i32,
     ticket: Uuid,
-    actor: &Actor,
-    scope: &Scope,
+    (actor, scope, visibility): Reader<'_>,
 ) -> Result<Vec<RelatedTicket>, ApiError> {
     let rows: Vec<RelatedTicket> = sqlx::query_as(
         "SELECT ticket_id, number, title, status, requester_user_id, queue FROM rm_tickets \
@@ -550,6 +556,7 @@ async fn merged_from(
             may_read(
                 actor,
                 scope,
+                visibility,
                 row.queue.as_deref(),
                 row.requester_user_id.as_deref(),
             )

@@ -1,6 +1,8 @@
 //! `GET /api/v1/tickets`: the worklist. Filters (the SLA state of the resolution clock among
 //! them), five sort orders, keyset pagination with an opaque cursor, and the same query as CSV
-//! (`Accept: text/csv`). Requesters only ever get their own tickets, whatever they filter.
+//! (`Accept: text/csv`). Requesters only ever get their own tickets — and, granted `unit`
+//! visibility, those of the requesters in their organisation unit and below — whatever they
+//! filter.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -14,7 +16,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::extract::{invalid, wants_csv, Params};
+use crate::extract::{invalid, visibility_of, wants_csv, Params, Visibility};
 use crate::read_model::{
     sla_clocks_join, sla_due_at_sql, sla_state_sql, summary_columns, TicketSummary, OPEN_STATUSES,
     PRIORITIES, STATUSES,
@@ -45,7 +47,8 @@ pub struct WorklistParams {
     status: Option<String>,
     /// User name of the assignee; `me` is the caller, `none` means unassigned.
     assignee: Option<String>,
-    /// User id of the requester (agents only; requesters always see their own tickets).
+    /// User id of the requester. Requesters always see only the tickets visible to them (their
+    /// own, and their unit's if granted); for them it narrows to one of those requesters.
     requester: Option<String>,
     /// Priorities (repeatable or comma-separated): critical, high, medium, low, very_low.
     priority: Option<String>,
@@ -259,10 +262,18 @@ struct Query {
     start: Key,
     /// Queues whose tickets the caller may not read (`$13`; team rights, issue 6).
     denied_queues: Vec<String>,
+    /// The requesters whose tickets a caller without agent rights reads (`$14`; their own, and
+    /// their unit's if granted); `None` for agents, who read by queue.
+    visible_requesters: Option<Vec<String>>,
 }
 
 impl Query {
-    fn parse(params: &Params, actor: &Actor, scope: &Scope) -> Result<Query, ApiError> {
+    fn parse(
+        params: &Params,
+        actor: &Actor,
+        scope: &Scope,
+        visibility: &Visibility,
+    ) -> Result<Query, ApiError> {
         params.allow_only(PARAMETERS)?;
         let sort = Sort::parse(params.one("sort")?)?;
         let start = match params.one("cursor")? {
@@ -275,11 +286,14 @@ impl Query {
             Some("none") => (None, true),
             other => (other.map(str::to_owned), false),
         };
+        let asked_requester = params.one("requester")?;
         let requester = if actor.is_agent() {
-            params.one("requester")?.map(str::to_owned)
+            asked_requester.map(str::to_owned)
         } else {
-            // "My tickets": a requester's filter never reaches beyond their own.
-            Some(actor.user.clone())
+            // A requester's filter never reaches beyond the requesters visible to them.
+            asked_requester
+                .filter(|requester| visibility.includes(requester))
+                .map(str::to_owned)
         };
         Ok(Query {
             statuses: statuses(params)?,
@@ -298,6 +312,7 @@ impl Query {
             } else {
                 Vec::new()
             },
+            visible_requesters: (!actor.is_agent()).then(|| visibility.all()),
         })
     }
 
@@ -369,18 +384,19 @@ fn sla(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The `sla` filter (`$14`, never NULL) over the lateral `x` of the page macros. `warning`:
+/// The `sla` filter (`$15`, never NULL) over the lateral `x` of the page macros. `warning`:
 /// running, not yet due, and due within a quarter of the target from now.
 macro_rules! sla_filter_sql {
     () => {
-        "(coalesce(x.sla_state, 'none') = $14 \
-          OR ($14 = 'warning' AND x.sla_state = 'running' \
+        "(coalesce(x.sla_state, 'none') = $15 \
+          OR ($15 = 'warning' AND x.sla_state = 'running' \
               AND x.due_at <= now() + s.resolution_target_s * interval '1 second' / 4))"
     };
 }
 
 /// The worklist's filters over ticket `t`: `$open` and `$sla` are SQL conditions, `$1`…`$8` the
-/// parameters, `$keyset` the start of the page.
+/// parameters, `$13` the queues denied, `$14` the visible requesters (NULL for agents), `$keyset`
+/// the start of the page. Every form references `$1`…`$14`, so they bind alike.
 macro_rules! filters_sql {
     ($open:literal, $sla:expr, $keyset:expr) => {
         concat!(
@@ -398,6 +414,7 @@ macro_rules! filters_sql {
              AND ($7::text IS NULL OR t.service_id = $7) \
              AND t.tags @> $8 \
              AND (t.queue IS NULL OR NOT (t.queue = ANY($13))) \
+             AND ($14::text[] IS NULL OR t.requester_user_id = ANY($14)) \
              AND ",
             $keyset
         )
@@ -467,7 +484,7 @@ macro_rules! due_key_sql {
 
 /// One literal per sort, in [`sql`]'s order; `$by_ticket` builds those ordered by ticket
 /// columns (`page_then_clocks_sql` only without the `sla` filter). `$9, $10, $11` are the start
-/// key (rank, time, id), `$12` the limit, `$14` the `sla` filter.
+/// key (rank, time, id), `$12` the limit, `$15` the `sla` filter.
 macro_rules! worklist_sorts {
     ($open:literal, $by_ticket:ident, $sla:expr) => {
         [
@@ -506,9 +523,9 @@ macro_rules! worklist_sorts {
 }
 
 /// One literal per (sort, open-only, SLA-filtered) triple: the open-only form lets the planner
-/// use the partial `WHERE is_open` indexes; the unfiltered form takes no `$14` (the benchmark
-/// runs the default worklist's literal with the same twelve parameters) and joins the clocks
-/// after the page is cut.
+/// use the partial `WHERE is_open` indexes; the unfiltered form takes no `$15` (the benchmark
+/// runs the default worklist's literal without the `sla` parameter) and joins the clocks after
+/// the page is cut.
 pub(crate) const OPEN_SQL: [&str; 5] = worklist_sorts!("t.is_open", page_then_clocks_sql, "true");
 const ANY_SQL: [&str; 5] = worklist_sorts!("true", page_then_clocks_sql, "true");
 const OPEN_SLA_SQL: [&str; 5] =
@@ -552,7 +569,8 @@ async fn fetch(
         .bind(query.start.at)
         .bind(query.start.id)
         .bind(i64::from(limit) + 1)
-        .bind(&query.denied_queues);
+        .bind(&query.denied_queues)
+        .bind(&query.visible_requesters);
     if let Some(sla) = &query.sla {
         statement = statement.bind(sla);
     }
@@ -586,7 +604,8 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let scope = state.directory.scope_of(&actor).await?;
-    let query = Query::parse(&params, &actor, &scope)?;
+    let visibility = visibility_of(&state, &actor).await?;
+    let query = Query::parse(&params, &actor, &scope, &visibility)?;
     let csv = wants_csv(&headers);
     let default_limit = if csv { CSV_ROWS_MAX } else { PAGE_SIZE_DEFAULT };
     let max_limit = if csv {
@@ -733,13 +752,16 @@ mod tests {
     #[test]
     fn every_literal_reads_the_sla_projection_and_only_filtered_ones_take_the_sla_parameter() {
         let sla_generation = format!("WHERE name = '{}'", projector::sla::SLA);
+        // Every form binds `$1`…`$14` alike; only the SLA-filtered ones take `$15`.
         for sql in OPEN_SQL.iter().chain(&ANY_SQL) {
             assert!(sql.contains(&sla_generation), "{sql}");
-            assert!(!sql.contains("$14"), "{sql}");
+            assert!(sql.contains("$13") && sql.contains("$14"), "{sql}");
+            assert!(!sql.contains("$15"), "{sql}");
         }
         for sql in OPEN_SLA_SQL.iter().chain(&ANY_SLA_SQL) {
             assert!(sql.contains(&sla_generation), "{sql}");
-            assert!(sql.contains("$14"), "{sql}");
+            assert!(sql.contains("$13") && sql.contains("$14"), "{sql}");
+            assert!(sql.contains("$15"), "{sql}");
         }
         assert!(due_key_sql!().contains(&no_due_at().format("%Y-%m-%d %H:%M:%S+00").to_string()));
     }

@@ -408,3 +408,188 @@ async fn a_browser_session_logs_in_needs_its_csrf_token_to_write_and_ends_at_log
         .unwrap();
     assert_eq!(after.status(), 401, "the session ended at logout");
 }
+
+#[tokio::test]
+async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_no_others() {
+    let installation = Installation::new().await;
+    let _server = Server::start(&installation).await;
+    let base = installation.base_url();
+    let client = reqwest::Client::new();
+    let admin = installation.token("admin", "admin");
+    for (path, body) in [
+        (
+            "org-units/landratsamt",
+            serde_json::json!({"title": {"de": "Landratsamt"}}),
+        ),
+        (
+            "org-units/bauamt",
+            serde_json::json!({"title": {"de": "Bauamt"}, "parent": "landratsamt"}),
+        ),
+        (
+            "org-units/ordnungsamt",
+            serde_json::json!({"title": {"de": "Ordnungsamt"}, "parent": "landratsamt"}),
+        ),
+    ] {
+        let reply = client
+            .put(format!("{base}/api/v1/config/{path}"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reply.status().is_success(),
+            "{path}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+    for (user, unit, visibility) in [
+        ("b.kollege", "bauamt", "own"),
+        ("b.berechtigt", "bauamt", "own"),
+        ("b.allein", "bauamt", "own"),
+        ("o.ordnung", "ordnungsamt", "own"),
+        ("l.leitung", "landratsamt", "unit"),
+    ] {
+        let reply = client
+            .post(format!("{base}/api/v1/users"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({
+                "user": user, "display_name": user, "roles": ["requester"], "org_unit": unit,
+                "ticket_visibility": visibility
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            201,
+            "{user}: {}",
+            reply.text().await.unwrap()
+        );
+    }
+    let grant = || {
+        client
+            .post(format!("{base}/api/v1/users/b.berechtigt/commands"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"command": "set_ticket_visibility", "visibility": "unit"}))
+            .send()
+    };
+    let granted: Value = grant().await.unwrap().json().await.unwrap();
+    assert_eq!(granted["events_appended"], 1, "{granted}");
+    let again: Value = grant().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        again["events_appended"], 0,
+        "setting it again records nothing"
+    );
+    // The directory is cached for a second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let tokens: Vec<(&str, String)> = ["b.kollege", "b.berechtigt", "b.allein", "o.ordnung"]
+        .into_iter()
+        .map(|user| (user, installation.token(user, "requester")))
+        .collect();
+    let mut numbers_of = std::collections::BTreeMap::new();
+    for (user, token) in &tokens {
+        let opened: Value = client
+            .post(format!("{base}/api/v1/tickets"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "type": "incident", "title": format!("Sichtweite {user}"),
+                "description": "Sichtbarkeitstest", "requester": {"name": user},
+                "impact": "low", "urgency": "low"
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let number = opened["number"].as_str().expect("opened").to_owned();
+        numbers_of.insert(*user, number);
+    }
+    let number = |user: &str| numbers_of[user].clone();
+    let token = |user: &str| {
+        tokens
+            .iter()
+            .find(|(name, _)| *name == user)
+            .map(|(_, token)| token.clone())
+            .unwrap_or_else(|| installation.token(user, "requester"))
+    };
+    let bauamt = BTreeSet::from([
+        number("b.kollege"),
+        number("b.berechtigt"),
+        number("b.allein"),
+    ]);
+    let worklist = format!("{base}/api/v1/tickets");
+    let search = format!("{base}/api/v1/search?q=sichtweite");
+
+    let granted = token("b.berechtigt");
+    let seen = until(&client, &worklist, &granted, |list| {
+        numbers(list).len() >= 3
+    })
+    .await;
+    assert_eq!(numbers(&seen), bauamt, "the granted requester's worklist");
+    let found = until(&client, &search, &granted, |list| numbers(list).len() >= 3).await;
+    assert_eq!(numbers(&found), bauamt, "the granted requester's search");
+    let narrowed = until(
+        &client,
+        &format!("{worklist}?requester=b.kollege"),
+        &granted,
+        |list| !numbers(list).is_empty(),
+    )
+    .await;
+    assert_eq!(numbers(&narrowed), BTreeSet::from([number("b.kollege")]));
+    for path in ["", "/history", "/sla"] {
+        let colleague = client
+            .get(format!(
+                "{base}/api/v1/tickets/{}{path}",
+                number("b.kollege")
+            ))
+            .bearer_auth(&granted)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            colleague.status(),
+            200,
+            "GET {path} of a colleague's ticket"
+        );
+        let other_unit = client
+            .get(format!(
+                "{base}/api/v1/tickets/{}{path}",
+                number("o.ordnung")
+            ))
+            .bearer_auth(&granted)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            other_unit.status(),
+            404,
+            "GET {path} of another unit's ticket"
+        );
+    }
+
+    let alone = token("b.allein");
+    let own = BTreeSet::from([number("b.allein")]);
+    let seen = until(&client, &worklist, &alone, |list| !numbers(list).is_empty()).await;
+    assert_eq!(numbers(&seen), own, "an ungranted requester's worklist");
+    let found = until(&client, &search, &alone, |list| !numbers(list).is_empty()).await;
+    assert_eq!(numbers(&found), own, "an ungranted requester's search");
+    let colleague = client
+        .get(format!("{base}/api/v1/tickets/{}", number("b.kollege")))
+        .bearer_auth(&alone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        colleague.status(),
+        404,
+        "an ungranted requester reads a colleague's"
+    );
+
+    let head = token("l.leitung");
+    let everything: BTreeSet<String> = numbers_of.values().cloned().collect();
+    let seen = until(&client, &worklist, &head, |list| numbers(list).len() >= 4).await;
+    assert_eq!(numbers(&seen), everything, "the unit above sees both units");
+}

@@ -6,7 +6,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use domain::identity::{DisplayName, Email, OrgUnit, Role, UserCommand, UserName};
+use domain::identity::{
+    DisplayName, Email, OrgUnit, Role, TicketVisibility, UserCommand, UserName,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -152,6 +154,10 @@ pub struct NewUser {
     /// The organisational unit.
     #[serde(default)]
     pub org_unit: Option<String>,
+    /// Whose tickets the user sees as a requester: `own` (the default) or `unit` (also those of
+    /// every requester in their organisation unit or below it).
+    #[serde(default)]
+    pub ticket_visibility: TicketVisibility,
     /// An initial password (12 to 128 characters); without one the user cannot log in yet.
     #[serde(default)]
     pub password: Option<String>,
@@ -224,6 +230,10 @@ pub enum UserCommandRequest {
     Enable,
     /// Set a new password (12 to 128 characters); ends the user's sessions.
     SetPassword { password: String },
+    /// Whose tickets the user sees as a requester: `own`, or `unit` (also those of every
+    /// requester in their organisation unit or below it). Setting the current value records
+    /// nothing.
+    SetTicketVisibility { visibility: TicketVisibility },
 }
 
 /// Never prints a password.
@@ -241,6 +251,7 @@ impl UserCommandRequest {
             UserCommandRequest::Disable => "disable_user",
             UserCommandRequest::Enable => "enable_user",
             UserCommandRequest::SetPassword { .. } => "set_password",
+            UserCommandRequest::SetTicketVisibility { .. } => "set_ticket_visibility",
         }
     }
 }
@@ -298,9 +309,19 @@ pub async fn register_user(
     if let Some(password) = &password {
         passwords::check(password).map_err(ApiError::InvalidPassword)?;
     }
+    let visibility = request.ticket_visibility;
     let (name, command) = request.into_command()?;
     let pool = &state.pool;
     let mut executed = users::execute(pool, &actor.user, correlation_id, &name, command).await?;
+    if visibility != TicketVisibility::default() {
+        // A separate event: `user.registered` stays as it is (events are never changed).
+        let command = UserCommand::SetTicketVisibility { visibility };
+        let granted = users::execute(pool, &actor.user, correlation_id, &name, command).await?;
+        executed = Executed {
+            version: granted.version,
+            events_appended: executed.events_appended + granted.events_appended,
+        };
+    }
     if let Some(password) = password {
         let changed = passwords::set_password(pool, &actor.user, &name, &password).await?;
         executed = Executed {
@@ -376,6 +397,9 @@ fn into_command(request: UserCommandRequest) -> Result<UserCommand, ApiError> {
         UserCommandRequest::Disable => UserCommand::Disable,
         UserCommandRequest::Enable => UserCommand::Enable,
         UserCommandRequest::SetPassword { .. } => UserCommand::RecordPasswordChange,
+        UserCommandRequest::SetTicketVisibility { visibility } => {
+            UserCommand::SetTicketVisibility { visibility }
+        }
     })
 }
 

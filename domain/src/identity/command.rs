@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::values::{DisplayName, Email, OrgUnit, Role, UserName};
+use super::values::{DisplayName, Email, OrgUnit, Role, TicketVisibility, UserName};
 
 /// A command on one user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,4 +29,6 @@ pub enum UserCommand {
     Enable,
     /// Record that the password was set (the hash is stored elsewhere, never in an event).
     RecordPasswordChange,
+    /// Grant (or take back) the sight of the unit's tickets (issue 6 §1).
+    SetTicketVisibility { visibility: TicketVisibility },
 }

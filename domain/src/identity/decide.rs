@@ -64,6 +64,12 @@ pub fn decide(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, UserE
         // A disabled account's password stays as it is until the account is enabled again.
         UserCommand::RecordPasswordChange if user.disabled => return Err(UserError::UserDisabled),
         UserCommand::RecordPasswordChange => vec![UserEvent::PasswordChanged],
+        UserCommand::SetTicketVisibility { visibility } if visibility == user.ticket_visibility => {
+            vec![]
+        }
+        UserCommand::SetTicketVisibility { visibility } => {
+            vec![UserEvent::TicketVisibilityChanged { visibility }]
+        }
     };
     Ok(events)
 }

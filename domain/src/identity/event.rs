@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{present, DisplayName, Email, OrgUnit, Role, UserName};
+use super::values::{present, DisplayName, Email, OrgUnit, Role, TicketVisibility, UserName};
 
 /// Something that happened to a user account. Who and when are in the event metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ pub enum UserEvent {
     /// The password was set or changed (nothing about it is recorded).
     #[serde(rename = "user.password_changed")]
     PasswordChanged,
+    /// The user now sees the tickets `visibility` names (their own, or also their unit's).
+    #[serde(rename = "user.ticket_visibility_changed")]
+    TicketVisibilityChanged { visibility: TicketVisibility },
 }
 
 impl UserEvent {
@@ -55,6 +58,7 @@ impl UserEvent {
         ("user.disabled", 1),
         ("user.enabled", 1),
         ("user.password_changed", 1),
+        ("user.ticket_visibility_changed", 1),
     ];
 
     /// JSON pointers to personal data, per event type (for crypto-shredding, like tickets').
@@ -75,6 +79,7 @@ impl UserEvent {
             UserEvent::Disabled => "user.disabled",
             UserEvent::Enabled => "user.enabled",
             UserEvent::PasswordChanged => "user.password_changed",
+            UserEvent::TicketVisibilityChanged { .. } => "user.ticket_visibility_changed",
         }
     }
 }

@@ -18,6 +18,6 @@ pub use error::UserError;
 pub use event::UserEvent;
 pub use state::User;
 pub use values::{
-    DisplayName, Email, OrgUnit, Role, UserName, DISPLAY_NAME_CHARS_MAX, EMAIL_CHARS_MAX,
-    ORG_UNIT_CHARS_MAX, USER_NAME_CHARS_MAX,
+    DisplayName, Email, OrgUnit, Role, TicketVisibility, UserName, DISPLAY_NAME_CHARS_MAX,
+    EMAIL_CHARS_MAX, ORG_UNIT_CHARS_MAX, USER_NAME_CHARS_MAX,
 };

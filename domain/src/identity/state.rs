@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::event::UserEvent;
-use super::values::{DisplayName, Email, OrgUnit, Role, UserName};
+use super::values::{DisplayName, Email, OrgUnit, Role, TicketVisibility, UserName};
 
 /// A user account; the default is the account before it was registered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct User {
     pub disabled: bool,
     /// Whether a password was ever set.
     pub has_password: bool,
+    /// Whose tickets the user sees as a requester.
+    pub ticket_visibility: TicketVisibility,
 }
 
 impl User {
@@ -73,6 +75,9 @@ impl User {
             UserEvent::Disabled => self.disabled = true,
             UserEvent::Enabled => self.disabled = false,
             UserEvent::PasswordChanged => self.has_password = true,
+            UserEvent::TicketVisibilityChanged { visibility } => {
+                self.ticket_visibility = *visibility;
+            }
         }
         self
     }

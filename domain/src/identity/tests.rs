@@ -81,6 +81,9 @@ fn commands_on_an_unregistered_user_are_refused() {
         UserCommand::Disable,
         UserCommand::Enable,
         UserCommand::RecordPasswordChange,
+        UserCommand::SetTicketVisibility {
+            visibility: TicketVisibility::Unit,
+        },
     ] {
         check(vec![], command, Err(UserError::UserNotFound));
     }
@@ -206,6 +209,83 @@ fn a_disabled_user_may_not_log_in_until_enabled() {
 }
 
 #[test]
+fn a_requester_sees_only_their_own_tickets_until_granted_their_units() {
+    assert_eq!(
+        User::from_events(&[registered()]).ticket_visibility,
+        TicketVisibility::Own
+    );
+    check(
+        vec![registered()],
+        UserCommand::SetTicketVisibility {
+            visibility: TicketVisibility::Unit,
+        },
+        Ok(vec![UserEvent::TicketVisibilityChanged {
+            visibility: TicketVisibility::Unit,
+        }]),
+    );
+    let granted = vec![
+        registered(),
+        UserEvent::TicketVisibilityChanged {
+            visibility: TicketVisibility::Unit,
+        },
+    ];
+    assert_eq!(
+        User::from_events(&granted).ticket_visibility,
+        TicketVisibility::Unit
+    );
+    check(
+        granted,
+        UserCommand::SetTicketVisibility {
+            visibility: TicketVisibility::Own,
+        },
+        Ok(vec![UserEvent::TicketVisibilityChanged {
+            visibility: TicketVisibility::Own,
+        }]),
+    );
+}
+
+#[test]
+fn setting_the_same_ticket_visibility_again_records_nothing() {
+    check(
+        vec![registered()],
+        UserCommand::SetTicketVisibility {
+            visibility: TicketVisibility::Own,
+        },
+        Ok(vec![]),
+    );
+    check(
+        vec![
+            registered(),
+            UserEvent::TicketVisibilityChanged {
+                visibility: TicketVisibility::Unit,
+            },
+        ],
+        UserCommand::SetTicketVisibility {
+            visibility: TicketVisibility::Unit,
+        },
+        Ok(vec![]),
+    );
+}
+
+#[test]
+fn the_ticket_visibility_event_has_its_wire_form() {
+    let payload = serde_json::to_value(UserEvent::TicketVisibilityChanged {
+        visibility: TicketVisibility::Unit,
+    })
+    .unwrap();
+    assert_eq!(
+        payload,
+        json!({"event_type": "user.ticket_visibility_changed", "visibility": "unit"})
+    );
+    for visibility in [TicketVisibility::Own, TicketVisibility::Unit] {
+        assert_eq!(
+            serde_json::to_value(visibility).unwrap(),
+            json!(visibility.as_str())
+        );
+    }
+}
+
+#[test]
 fn user_names_are_1_to_100_of_lowercase_letters_digits_dot_underscore_and_hyphen() {
     for valid in ["k.meier", "a", "admin_2", "x-y", &"a".repeat(100)] {
         assert!(UserName::parse(valid).is_ok(), "{valid}");
@@ -277,6 +357,9 @@ fn events_round_trip_through_their_wire_form() {
         UserEvent::Disabled,
         UserEvent::Enabled,
         UserEvent::PasswordChanged,
+        UserEvent::TicketVisibilityChanged {
+            visibility: TicketVisibility::Unit,
+        },
     ];
     for event in events {
         let wire = serde_json::to_value(&event).unwrap();
@@ -305,5 +388,6 @@ fn every_event_type_is_listed_with_its_version() {
     ] {
         assert!(listed.contains(&event.event_type()));
     }
-    assert_eq!(listed.len(), 6);
+    assert!(listed.contains(&"user.ticket_visibility_changed"));
+    assert_eq!(listed.len(), 7);
 }

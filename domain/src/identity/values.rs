@@ -180,6 +180,31 @@ impl OrgUnit {
     }
 }
 
+/// Whose tickets a requester sees (issue 6 §1): their own (the default), or also those of
+/// every requester in their organisation unit or below it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TicketVisibility {
+    /// Only the tickets they are the requester of.
+    #[default]
+    Own,
+    /// Also the tickets of every requester in their unit and the units below it.
+    Unit,
+}
+
+impl TicketVisibility {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketVisibility::Own => "own",
+            TicketVisibility::Unit => "unit",
+        }
+    }
+}
+
 macro_rules! string_conversions {
     ($($name:ident),*) => {$(
         impl TryFrom<String> for $name {

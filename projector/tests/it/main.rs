@@ -4,6 +4,7 @@
 mod as_of;
 mod assets;
 mod corpus;
+mod identity;
 mod nats;
 mod projection;
 mod relay;
