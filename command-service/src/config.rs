@@ -113,6 +113,28 @@ pub async fn load(pool: &PgPool) -> Result<Configuration, StoreError> {
     )
     .fetch_all(pool)
     .await?;
+    fold_items(rows)
+}
+
+/// Every configuration item (all kinds) as the events recorded until `at` left it: the
+/// configuration in effect then (for the auditor's "who could read this ticket then").
+pub async fn load_until(pool: &PgPool, at: DateTime<Utc>) -> Result<Configuration, StoreError> {
+    // The literal list matches the partial index `events_config_v3_idx` (migration 0009).
+    let rows = sqlx::query(
+        "SELECT global_position, stream_type, stream_version, event_type, payload, actor, \
+         occurred_at, hash FROM events \
+         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class', \
+         'org_unit', 'team') AND recorded_at <= $1 \
+         ORDER BY stream_type, stream_id, stream_version",
+    )
+    .bind(at)
+    .fetch_all(pool)
+    .await?;
+    fold_items(rows)
+}
+
+/// Folds configuration events, ordered by stream and version, into their items.
+fn fold_items(rows: Vec<sqlx::postgres::PgRow>) -> Result<Configuration, StoreError> {
     let mut configuration = Configuration::default();
     for row in rows {
         let position: i64 = row.try_get("global_position")?;

@@ -107,6 +107,7 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/api/v1/events/stream", Authenticated),
     route("GET", "/api/v1/audit/verify", Roles(AUDITORS)),
     route("GET", "/api/v1/audit/export", Roles(AUDITORS)),
+    route("GET", "/api/v1/audit/readers", Roles(AUDITORS)),
     route("GET", "/api/v1/assets", Roles(ASSET_READERS)),
     route("GET", "/api/v1/assets/{id}", Roles(ASSET_READERS)),
     route("GET", "/api/v1/assets/{id}/history", Roles(ASSET_READERS)),

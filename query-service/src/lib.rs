@@ -136,7 +136,7 @@ impl AppState {
 /// The query routes with their state, without fallback or layers (the caller adds them):
 /// `GET /api/v1/tickets`, `/api/v1/tickets/{ticket}`, `/api/v1/tickets/{ticket}/history`,
 /// `/api/v1/queues`, `/api/v1/search`, `/api/v1/events/stream`, `/api/v1/audit/verify`,
-/// `/api/v1/audit/export`, and the CMDB's `/api/v1/assets`, `/api/v1/assets/{id}`,
+/// `/api/v1/audit/export`, `/api/v1/audit/readers` (who could read a ticket at a time), and the CMDB's `/api/v1/assets`, `/api/v1/assets/{id}`,
 /// `/api/v1/assets/{id}/history`, `/api/v1/assets/{id}/impact` and `/api/v1/imports`.
 pub fn routes(state: AppState) -> Router {
     Router::new()
@@ -150,6 +150,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/events/stream", get(live::stream))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/audit/readers", get(audit::readers))
         .route("/api/v1/assets", get(assets::list))
         .route("/api/v1/assets/{id}", get(assets::show))
         .route("/api/v1/assets/{id}/history", get(assets::history))

@@ -9,7 +9,10 @@ use crate::assets::{
     ImpactView, ImpactedAsset, ImportRun, ImportRuns, LinkedTicket, RelationView, RelationsView,
     SourceView,
 };
-use crate::audit::{self, LastEventView, TicketAsOfView, TicketVerification};
+use crate::audit::{
+    self, LastEventView, ReaderView, ReadersView, TicketAsOfView, TicketVerification,
+    TokenReaderView,
+};
 use crate::history::{self, Change, HistoryEntry, HistoryPage};
 use crate::live::{self, TicketChange};
 use crate::queues::{self, QueueCounts, QueueOverview, StatusCounts};
@@ -42,6 +45,7 @@ use crate::worklist::{self, WorklistPage};
         sla::compliance,
         audit::verify,
         audit::export,
+        audit::readers,
         assets::list,
         assets::show,
         assets::history,
@@ -75,6 +79,9 @@ use crate::worklist::{self, WorklistPage};
         TicketAsOfView,
         LastEventView,
         TicketVerification,
+        ReadersView,
+        ReaderView,
+        TokenReaderView,
         AssetSummary,
         AssetPage,
         AssetView,
@@ -99,7 +106,7 @@ use crate::worklist::{self, WorklistPage};
         (name = "live", description = "Live updates (Server-Sent Events)"),
         (name = "reports", description = "Statistics from the projections (agents, supervisors, auditors)"),
         (name = "assets", description = "The CMDB: assets, their relations, history, impact and inventory imports (every role but requester)"),
-        (name = "audit", description = "Auditors and administrators: past state, verification, export (every use is recorded)"),
+        (name = "audit", description = "Auditors and administrators: past state, verification, export, past readers (every use is recorded)"),
     )
 )]
 #[derive(Debug)]

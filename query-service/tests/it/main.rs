@@ -11,6 +11,7 @@ mod helpers;
 mod history;
 mod live;
 mod queues;
+mod readers;
 mod schemas;
 mod search;
 mod view;
