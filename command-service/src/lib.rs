@@ -70,6 +70,9 @@ pub struct AppState {
     pub limits: Limits,
     pub imports: ImportSettings,
     pub directory: Arc<access::DirectoryCache>,
+    /// Password checks running at once (`identity::routes::LOGINS_IN_FLIGHT_MAX`): the login's
+    /// rate limit, so a flood of guesses cannot eat the CPU Argon2 needs.
+    pub logins: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -93,6 +96,9 @@ impl AppState {
             },
             imports: IMPORT_SETTINGS_DEFAULT,
             directory,
+            logins: Arc::new(tokio::sync::Semaphore::new(
+                identity::routes::LOGINS_IN_FLIGHT_MAX,
+            )),
         }
     }
 

@@ -84,6 +84,10 @@ impl std::fmt::Debug for LoginResponse {
     }
 }
 
+/// Password checks one process runs at once; a login beyond them is refused with 429 and
+/// `Retry-After: 1` (each check costs tens of milliseconds of CPU by design).
+pub const LOGINS_IN_FLIGHT_MAX: usize = 8;
+
 /// Log in with user name and password.
 #[utoipa::path(
     post,
@@ -103,6 +107,11 @@ pub async fn login(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let _permit = state
+        .logins
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyAttempts { retry_after_s: 1 })?;
     let granted = login::login(&state.pool, &request.user, &request.password, Utc::now()).await?;
     let body = LoginResponse {
         user: granted.user,

@@ -33,6 +33,8 @@ struct IdentityApp {
     pool: PgPool,
     client: reqwest::Client,
     admin_token: String,
+    /// The service's login limiter, so a test can fill it.
+    logins: Arc<tokio::sync::Semaphore>,
 }
 
 async fn spawn() -> IdentityApp {
@@ -53,7 +55,7 @@ async fn spawn() -> IdentityApp {
         .route("/api/v1/logout", post(routes::logout))
         .route("/api/v1/users", post(routes::register_user))
         .route("/api/v1/users/{name}/commands", post(routes::execute))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(axum::middleware::from_fn(
             command_service::error::render_problems,
         ));
@@ -72,6 +74,7 @@ async fn spawn() -> IdentityApp {
         pool,
         client: reqwest::Client::new(),
         admin_token,
+        logins: state.logins.clone(),
     }
 }
 
@@ -390,4 +393,35 @@ async fn no_password_hash_or_token_appears_in_any_event() {
             assert!(!event.contains(secret), "{event} contains a secret");
         }
     }
+}
+
+#[tokio::test]
+async fn logins_beyond_the_password_checks_in_flight_are_refused_with_retry_after() {
+    let app = spawn().await;
+    let held = app
+        .logins
+        .clone()
+        .acquire_many_owned(routes::LOGINS_IN_FLIGHT_MAX as u32)
+        .await
+        .expect("the limiter is open");
+    let refused = app
+        .client
+        .post(app.url("/api/v1/login"))
+        .json(&serde_json::json!({"user": USER, "password": "irgendein-Passwort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_attempts");
+    drop(held);
+    let answered = app
+        .client
+        .post(app.url("/api/v1/login"))
+        .json(&serde_json::json!({"user": USER, "password": "irgendein-Passwort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 401, "checked again once a slot is free");
 }
