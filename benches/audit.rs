@@ -47,7 +47,7 @@ mod support;
 
 use support::{
     cores, fresh_database, load_context, mean, ms, number_arg, per_second, percentile, pool_of,
-    remove,
+    read_pass, remove, Pass,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -914,12 +914,12 @@ async fn verify_in(
     println!("load before: {}", load_context(app_pool).await);
 
     let scan_before = raw_scan(app_pool).await?;
-    let read_before = read_pass(app_pool).await?;
+    let read_before = read_pass(app_pool, READ_BATCH).await?;
     let key = CheckpointKey::derive(master_key);
     let checkpointed = write_checkpoints(app_pool, &key).await?;
     let verified = verify(app_pool, &key, options.events).await?;
     let profile = profile_pass(app_pool).await?;
-    let read_after = read_pass(app_pool).await?;
+    let read_after = read_pass(app_pool, READ_BATCH).await?;
     let scan_after = raw_scan(app_pool).await?;
     let load_after = load_context(app_pool).await;
 
@@ -1421,24 +1421,6 @@ impl StoredEvents {
 
 // --- The measured passes.
 
-/// Events and time of one pass over the store.
-#[derive(Clone, Copy, Debug)]
-struct Pass {
-    events: u64,
-    elapsed: Duration,
-}
-
-impl Pass {
-    fn rate(&self) -> f64 {
-        per_second(self.events, self.elapsed)
-    }
-
-    fn to_json(self) -> Value {
-        json!({"events": self.events, "seconds": self.elapsed.as_secs_f64(),
-               "events_per_second": self.rate()})
-    }
-}
-
 /// PostgreSQL alone: one sequential scan that touches every payload.
 async fn raw_scan(pool: &PgPool) -> Result<Pass> {
     eprintln!("  raw scan …");
@@ -1453,24 +1435,6 @@ async fn raw_scan(pool: &PgPool) -> Result<Pass> {
     Ok(Pass {
         events: events as u64,
         elapsed,
-    })
-}
-
-/// The verifier's reads without its hashing: `read_after` in batches until the end.
-async fn read_pass(pool: &PgPool) -> Result<Pass> {
-    eprintln!("  read_after pass …");
-    let started = Instant::now();
-    let mut cursor = Cursor::START;
-    let mut events = 0;
-    loop {
-        let batch = event_store::read_after(pool, cursor, READ_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        cursor = last.cursor();
-        events += batch.len() as u64;
-    }
-    Ok(Pass {
-        events,
-        elapsed: started.elapsed(),
     })
 }
 

@@ -59,7 +59,8 @@
 mod support;
 
 use support::{
-    cores, fresh_database, load_context, mean, number_arg, per_second, percentile, remove,
+    cores, fresh_database, load_context, mean, number_arg, per_second, percentile, read_pass,
+    remove, Pass,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -1900,11 +1901,11 @@ async fn db_in(
     filled.print(&stored, vacuum);
     let load_before = load_context(pool).await;
     println!("load before: {load_before}");
-    let read_before = read_pass(pool).await?;
+    let read_before = read_pass(pool, PROJECTOR_BATCH).await?;
     let decrypted = decrypt_pass(pool, &master_key).await?;
     let decoded = decode_pass(pool, config).await?;
     let rebuilt = rebuild(pool, stored.events).await?;
-    let read_after = read_pass(pool).await?;
+    let read_after = read_pass(pool, PROJECTOR_BATCH).await?;
     let load_after = load_context(pool).await;
     let rows = ClockRows::count(pool, rebuilt.generation).await?;
     ensure!(
@@ -2106,42 +2107,6 @@ impl Stored {
             tickets: row.try_get::<i64, _>("tickets")? as u64,
         })
     }
-}
-
-/// Events and time of one pass over the store.
-#[derive(Clone, Copy, Debug)]
-struct Pass {
-    events: u64,
-    elapsed: Duration,
-}
-
-impl Pass {
-    fn rate(&self) -> f64 {
-        per_second(self.events, self.elapsed)
-    }
-
-    fn to_json(self) -> Value {
-        json!({"events": self.events, "seconds": self.elapsed.as_secs_f64(),
-               "events_per_second": self.rate()})
-    }
-}
-
-/// The projector's reads alone: `read_after` in its batches until the end.
-async fn read_pass(pool: &PgPool) -> Result<Pass> {
-    eprintln!("  read_after pass …");
-    let started = Instant::now();
-    let mut cursor = Cursor::START;
-    let mut events = 0;
-    loop {
-        let batch = event_store::read_after(pool, cursor, PROJECTOR_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        cursor = last.cursor();
-        events += batch.len() as u64;
-    }
-    Ok(Pass {
-        events,
-        elapsed: started.elapsed(),
-    })
 }
 
 /// The projection's work without its writes, split: reads and decoding (without personal data,

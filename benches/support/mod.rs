@@ -92,3 +92,39 @@ pub async fn load_context(pool: &PgPool) -> Value {
     .ok();
     json!({ "load_average_1min": load_average, "other_active_postgres_sessions": other_sessions })
 }
+
+/// Events and time of one pass over the store.
+#[derive(Clone, Copy, Debug)]
+pub struct Pass {
+    pub events: u64,
+    pub elapsed: Duration,
+}
+
+impl Pass {
+    pub fn rate(&self) -> f64 {
+        per_second(self.events, self.elapsed)
+    }
+
+    pub fn to_json(self) -> Value {
+        json!({"events": self.events, "seconds": self.elapsed.as_secs_f64(),
+               "events_per_second": self.rate()})
+    }
+}
+
+/// The readers' limit: `read_after` in batches of `batch` until the end, nothing else.
+pub async fn read_pass(pool: &PgPool, batch: u32) -> Result<Pass> {
+    eprintln!("  read_after pass …");
+    let started = std::time::Instant::now();
+    let mut cursor = event_store::Cursor::START;
+    let mut events = 0;
+    loop {
+        let rows = event_store::read_after(pool, cursor, batch).await?;
+        let Some(last) = rows.last() else { break };
+        cursor = last.cursor();
+        events += rows.len() as u64;
+    }
+    Ok(Pass {
+        events,
+        elapsed: started.elapsed(),
+    })
+}
