@@ -10,8 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use event_store::hash::GENESIS;
-use event_store::{AppendRequest, Metadata, NewEvent, StoreError};
+use event_store::{Metadata, NewEvent, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{PgPool, Row};
@@ -57,7 +56,6 @@ async fn record(
     event_type: &str,
     payload: serde_json::Value,
 ) -> Result<(), StoreError> {
-    let head = event_store::stream_head(pool, token_id).await?;
     let command_id = Uuid::new_v4();
     let metadata = Metadata::new(
         actor.to_owned(),
@@ -67,24 +65,13 @@ async fn record(
         command_id,
         command_id,
     );
-    event_store::append(
-        pool,
-        AppendRequest {
-            stream_type: STREAM_TYPE,
-            stream_id: token_id,
-            expected_version: head.map_or(0, |(version, _)| version),
-            previous_hash: head.map_or(GENESIS, |(_, hash)| hash),
-            metadata: &metadata,
-            events: vec![NewEvent {
-                event_id: Uuid::new_v4(),
-                event_type: event_type.to_owned(),
-                event_version: 1,
-                payload,
-            }],
-            result: json!({}),
-        },
-    )
-    .await?;
+    let event = NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: event_type.to_owned(),
+        event_version: 1,
+        payload,
+    };
+    event_store::append_to_log(pool, STREAM_TYPE, token_id, &metadata, vec![event]).await?;
     Ok(())
 }
 

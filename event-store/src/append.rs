@@ -57,6 +57,40 @@ WITH new_events AS (
 SELECT global_position, transaction_id::text::bigint AS transaction_id, stream_version FROM last_event
 "#;
 
+/// Appends tried on a record stream before giving up on concurrent appends.
+const LOG_APPEND_ATTEMPTS_MAX: usize = 5;
+
+/// Appends `events` at the head of a record stream — one whose events record what happened and
+/// decide nothing (login records, token issue and revoke), so a concurrent append is no reason
+/// to refuse: the events go after whatever is there now. Retries after a version conflict.
+pub async fn append_to_log(
+    pool: &PgPool,
+    stream_type: &str,
+    stream_id: Uuid,
+    metadata: &Metadata,
+    events: Vec<NewEvent>,
+) -> Result<AppendOutcome, StoreError> {
+    let mut conflict = None;
+    for _ in 0..LOG_APPEND_ATTEMPTS_MAX {
+        let head = crate::read::stream_head(pool, stream_id).await?;
+        let (expected_version, previous_hash) = head.unwrap_or((0, crate::hash::GENESIS));
+        let request = AppendRequest {
+            stream_type,
+            stream_id,
+            expected_version,
+            previous_hash,
+            metadata,
+            events: events.clone(),
+            result: Value::Object(Default::default()),
+        };
+        match append(pool, request).await {
+            Err(error @ StoreError::VersionConflict { .. }) => conflict = Some(error),
+            other => return other,
+        }
+    }
+    Err(conflict.expect("every attempt conflicted"))
+}
+
 /// Appends `request.events` atomically after `request.expected_version`.
 ///
 /// Errors: [`StoreError::VersionConflict`] when the stream moved on, [`StoreError::DuplicateCommand`]

@@ -14,7 +14,7 @@ mod model;
 mod read;
 pub mod upcast;
 
-pub use append::{append, processed_command, AppendOutcome, AppendRequest};
+pub use append::{append, append_to_log, processed_command, AppendOutcome, AppendRequest};
 pub use error::StoreError;
 pub use model::{Cursor, Metadata, NewEvent, RecordedEvent, StoredResult};
 pub use read::{

@@ -5,10 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::identity::UserName;
-use event_store::hash::GENESIS;
-use event_store::{AppendRequest, Metadata, NewEvent, StoreError};
+use event_store::{Metadata, NewEvent, StoreError};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -28,8 +26,6 @@ pub const STREAM_TYPE: &str = "auth_log";
 pub const AUTH_LOG_STREAMS: Uuid = Uuid::from_u128(0xc4e2_0b7a_5d19_4f63_8a0e_d71f_26b9_5c3a);
 /// Actor of the records of failed logins: nobody was authenticated.
 pub const ANONYMOUS: &str = "anonymous";
-/// Appends retried after a concurrent login of the same user name.
-const ATTEMPTS_MAX: usize = 5;
 /// An Argon2id hash (default parameters) of a password no account has: an unknown user's
 /// password is verified against it, so that the answer takes as long as for a known one.
 const DUMMY_HASH: &str =
@@ -337,26 +333,10 @@ async fn record(
         command_id,
         command_id,
     );
-    let mut conflict = None;
-    for _ in 0..ATTEMPTS_MAX {
-        let head = event_store::stream_head(pool, stream_id).await?;
-        let (expected_version, previous_hash) = head.unwrap_or((0, GENESIS));
-        let request = AppendRequest {
-            stream_type: STREAM_TYPE,
-            stream_id,
-            expected_version,
-            previous_hash,
-            metadata: &metadata,
-            events: events.iter().map(AuthEvent::encode).collect(),
-            result: json!({}),
-        };
-        match event_store::append(pool, request).await {
-            Ok(_) => return Ok(()),
-            Err(error @ StoreError::VersionConflict { .. }) => conflict = Some(error),
-            Err(error) => return Err(error),
-        }
-    }
-    Err(conflict.expect("every attempt conflicted"))
+    let events = events.iter().map(AuthEvent::encode).collect();
+    event_store::append_to_log(pool, STREAM_TYPE, stream_id, &metadata, events)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
