@@ -344,6 +344,8 @@ mod tests {
     use argon2::password_hash::PasswordHash;
     use argon2::{Argon2, Params};
 
+    use serde_json::json;
+
     use super::*;
 
     fn at(seconds: i64) -> DateTime<Utc> {

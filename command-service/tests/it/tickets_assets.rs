@@ -1,11 +1,8 @@
 //! Tickets naming affected assets (`link_asset`, `unlink_asset`): the asset must exist as an
 //! `asset` stream; linking twice and unlinking what is not linked are named refusals.
 
-use chrono::Utc;
-use command_service::assets::codec;
-use domain::asset::AssetEvent;
-use event_store::hash::GENESIS;
-use event_store::{append, AppendRequest, Metadata};
+use command_service::assets::service::{self, LoadedAsset, Origin};
+use domain::asset::{AssetEvent, AssetId};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -24,25 +21,20 @@ async fn register_asset(app: &TestApp, name: &str) -> Uuid {
         "lifecycle": "deployed",
     }))
     .expect("a registered event");
-    let command_id = Uuid::new_v4();
-    let metadata = Metadata::new(
-        "admin".to_owned(),
-        Utc::now(),
-        "api".to_owned(),
-        Uuid::new_v4(),
-        command_id,
-        command_id,
-    );
-    let request = AppendRequest {
-        stream_type: codec::STREAM_TYPE,
-        stream_id: id,
-        expected_version: 0,
-        previous_hash: GENESIS,
-        metadata: &metadata,
-        events: vec![codec::encode(&event)],
-        result: json!({}),
+    let origin = Origin {
+        actor: "admin".to_owned(),
+        origin: "api",
+        correlation_id: Uuid::new_v4(),
     };
-    append(&app.pool, request).await.expect("asset appended");
+    service::append(
+        &app.pool,
+        &origin,
+        AssetId(id),
+        &LoadedAsset::default(),
+        &[event],
+    )
+    .await
+    .expect("asset appended");
     id
 }
 

@@ -4,15 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use command_service::assets::codec;
+use command_service::assets::service::{self, LoadedAsset, Origin};
 use command_service::auth::Actor;
 use command_service::tickets::{CommandRequest, TicketService};
-use domain::asset::AssetEvent;
+use domain::asset::{AssetEvent, AssetId};
 use domain::ticket::{TicketCommand, TicketId};
 use event_store::crypto::{MasterKey, PersonalDataVault};
-use event_store::hash::GENESIS;
 use event_store::testing::TestDatabase;
-use event_store::{append, AppendRequest, Metadata};
 use projector::checkpoint;
 use projector::tickets::TicketProjection;
 use serde_json::{json, Value};
@@ -34,25 +32,20 @@ async fn register_asset(pool: &PgPool, name: &str) -> Uuid {
         "lifecycle": "deployed",
     }))
     .expect("a registered event");
-    let command_id = Uuid::new_v4();
-    let metadata = Metadata::new(
-        "admin".to_owned(),
-        Utc::now(),
-        "api".to_owned(),
-        Uuid::new_v4(),
-        command_id,
-        command_id,
-    );
-    let request = AppendRequest {
-        stream_type: codec::STREAM_TYPE,
-        stream_id: id,
-        expected_version: 0,
-        previous_hash: GENESIS,
-        metadata: &metadata,
-        events: vec![codec::encode(&event)],
-        result: json!({}),
+    let origin = Origin {
+        actor: "admin".to_owned(),
+        origin: "api",
+        correlation_id: Uuid::new_v4(),
     };
-    append(pool, request).await.expect("asset appended");
+    service::append(
+        pool,
+        &origin,
+        AssetId(id),
+        &LoadedAsset::default(),
+        &[event],
+    )
+    .await
+    .expect("asset appended");
     id
 }
 
