@@ -593,3 +593,77 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
     let seen = until(&client, &worklist, &head, |list| numbers(list).len() >= 4).await;
     assert_eq!(numbers(&seen), everything, "the unit above sees both units");
 }
+
+/// `itsm user <args>` with `stdin` as its input.
+fn itsm_with_stdin(
+    installation: &Installation,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = crate::itsm_command(args, Some(&installation.config))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn a_password_set_from_the_cli_ends_the_accounts_sessions() {
+    let installation = Installation::new().await;
+    let added = itsm_with_stdin(
+        &installation,
+        &[
+            "user",
+            "add",
+            "k.meier",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ],
+        "Korrekt-Pferd-Batterie-42\n",
+    );
+    assert!(added.status.success(), "{}", crate::stderr(&added));
+    let _server = Server::start(&installation).await;
+    let base = installation.base_url();
+    let client = reqwest::Client::new();
+    let granted = client
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"user": "k.meier", "password": "Korrekt-Pferd-Batterie-42"}))
+        .send()
+        .await
+        .unwrap();
+    let session = granted.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let read = || {
+        client
+            .get(format!("{base}/api/v1/tickets"))
+            .header("Cookie", &session)
+            .send()
+    };
+    assert_eq!(read().await.unwrap().status(), 200);
+    let reset = itsm_with_stdin(
+        &installation,
+        &["user", "set-password", "k.meier"],
+        "Ein-neues-Passwort-2026\n",
+    );
+    assert!(reset.status.success(), "{}", crate::stderr(&reset));
+    assert_eq!(
+        read().await.unwrap().status(),
+        401,
+        "the old session ended with the reset"
+    );
+}

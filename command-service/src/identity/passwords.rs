@@ -70,8 +70,8 @@ pub async fn verify_blocking(password: String, phc: String) -> Result<bool, Join
 }
 
 /// Sets the password of `name` on behalf of `actor`: checks the rule, records
-/// `user.password_changed` (refused for unknown and disabled users) and stores the hash; what
-/// the record did to the user's stream.
+/// `user.password_changed` (refused for unknown and disabled users), stores the hash and ends the
+/// user's sessions; what the record did to the user's stream.
 pub async fn set_password(
     pool: &PgPool,
     actor: &str,
@@ -101,6 +101,9 @@ pub async fn set_password(
     .bind(&phc)
     .execute(pool)
     .await?;
+    // A reset is often the answer to a stolen session: every caller (HTTP and `itsm user
+    // set-password`) ends them here.
+    super::sessions::revoke_all_of(pool, name.as_str()).await?;
     Ok(executed)
 }
 

@@ -444,7 +444,7 @@ impl SessionEffect {
     }
 }
 
-/// Sets the password and ends the user's sessions (a reset is often the answer to a stolen one).
+/// Sets the password (which ends the user's sessions, `passwords::set_password`).
 async fn set_password(
     state: &AppState,
     actor: &Actor,
@@ -452,6 +452,5 @@ async fn set_password(
     password: &str,
 ) -> Result<Response, ApiError> {
     let executed = passwords::set_password(&state.pool, &actor.user, name, password).await?;
-    sessions::revoke_all_of(&state.pool, name.as_str()).await?;
     Ok(accepted(StatusCode::OK, name, executed))
 }
