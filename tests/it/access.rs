@@ -667,3 +667,56 @@ async fn a_password_set_from_the_cli_ends_the_accounts_sessions() {
         "the old session ended with the reset"
     );
 }
+
+#[tokio::test]
+async fn a_token_of_an_account_acts_with_at_most_its_roles_and_stops_when_it_is_disabled() {
+    let installation = Installation::new().await;
+    let added = installation.itsm(&["user", "add", "k.meier", "--role", "agent"]);
+    assert!(added.status.success(), "{}", crate::stderr(&added));
+    let _server = Server::start(&installation).await;
+    let base = installation.base_url();
+    let client = reqwest::Client::new();
+    let admin = installation.token("admin", "admin");
+    // Issued with more roles than the account holds: the account's roles win.
+    let token = stdout(&installation.itsm(&[
+        "token", "issue", "--user", "k.meier", "--role", "agent", "--role", "admin",
+    ]))
+    .trim()
+    .to_owned();
+    let status_of = |path: &'static str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        async move { request.send().await.unwrap().status() }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while status_of("/api/v1/tokens").await != 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the admin role was never narrowed away"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status_of("/api/v1/tickets").await,
+        200,
+        "the agent role stays"
+    );
+    let disabled = client
+        .post(format!("{base}/api/v1/users/k.meier/commands"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"command": "disable"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        disabled.status().is_success(),
+        "{}",
+        disabled.text().await.unwrap()
+    );
+    while status_of("/api/v1/tickets").await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a disabled account's token kept working"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
