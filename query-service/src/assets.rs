@@ -483,7 +483,8 @@ pub struct LinkedTicket {
     #[sqlx(rename = "ticket_id")]
     pub id: Uuid,
     pub number: String,
-    pub title: String,
+    /// Null for a caller who does not read tickets (asset managers, auditors).
+    pub title: Option<String>,
     pub status: String,
     pub ticket_type: String,
 }
@@ -651,22 +652,50 @@ async fn current_relations(
     Ok(RelationsView { outgoing, incoming })
 }
 
+/// How a caller sees the tickets an asset is named in, by the ticket read rule
+/// (`extract::may_read`): an agent not those of the queues their teams may not read; asset
+/// managers and auditors, who do not read tickets, every one by number, status and type, but
+/// not its title.
+struct ReadableTickets {
+    titles: bool,
+    denied_queues: Vec<String>,
+}
+
+impl ReadableTickets {
+    async fn of(state: &AppState, actor: &Actor) -> Result<ReadableTickets, ApiError> {
+        if !actor.is_agent() {
+            return Ok(ReadableTickets {
+                titles: false,
+                denied_queues: Vec::new(),
+            });
+        }
+        let scope = state.directory.scope_of(actor).await?;
+        Ok(ReadableTickets {
+            titles: true,
+            denied_queues: scope.denied_queues(domain::access::QueueRight::Read),
+        })
+    }
+}
+
 /// The tickets naming `id` (newest first) and whether an open incident is among them, from the
 /// active generation of the ticket projection.
 async fn tickets_of(
     connection: &mut PgConnection,
     id: Uuid,
+    readable: &ReadableTickets,
 ) -> Result<(Vec<LinkedTicket>, bool), ApiError> {
     let tickets: Vec<LinkedTicket> = sqlx::query_as(
-        "SELECT t.ticket_id, t.number, t.title, t.status, t.ticket_type \
+        "SELECT t.ticket_id, t.number, CASE WHEN $3 THEN t.title END AS title, t.status, t.ticket_type \
          FROM rm_ticket_assets l JOIN rm_tickets t \
            ON t.generation = l.generation AND t.ticket_id = l.ticket_id \
          WHERE l.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
-           AND l.asset_id = $1 \
+           AND l.asset_id = $1 AND (t.queue IS NULL OR NOT (t.queue = ANY($4))) \
          ORDER BY t.opened_at DESC, t.ticket_id LIMIT $2",
     )
     .bind(id)
     .bind(LINKED_TICKETS_MAX)
+    .bind(readable.titles)
+    .bind(&readable.denied_queues)
     .fetch_all(&mut *connection)
     .await?;
     let affected: bool = sqlx::query_scalar(
@@ -782,7 +811,8 @@ pub async fn show(
             AssetView::new(row, sources, relations)
         }
     };
-    let (tickets, affected) = tickets_of(&mut transaction, id).await?;
+    let readable = ReadableTickets::of(&state, &actor).await?;
+    let (tickets, affected) = tickets_of(&mut transaction, id, &readable).await?;
     view.tickets = tickets;
     if affected {
         "affected".clone_into(&mut view.incident_state);
@@ -927,7 +957,8 @@ pub struct ImpactTicket {
     #[sqlx(rename = "ticket_id")]
     pub id: Uuid,
     pub number: String,
-    pub title: String,
+    /// Null for a caller who does not read tickets (asset managers, auditors).
+    pub title: Option<String>,
     pub status: String,
     pub ticket_type: String,
     /// The impacted asset the ticket names.
@@ -1019,17 +1050,22 @@ fn depth(params: &Params) -> Result<u32, ApiError> {
 async fn impact_tickets(
     connection: &mut PgConnection,
     ids: &[Uuid],
+    readable: &ReadableTickets,
 ) -> Result<Vec<ImpactTicket>, ApiError> {
     Ok(sqlx::query_as(
-        "SELECT t.ticket_id, t.number, t.title, t.status, t.ticket_type, l.asset_id \
+        "SELECT t.ticket_id, t.number, CASE WHEN $3 THEN t.title END AS title, t.status, t.ticket_type, \
+                l.asset_id \
          FROM rm_ticket_assets l JOIN rm_tickets t \
            ON t.generation = l.generation AND t.ticket_id = l.ticket_id \
          WHERE l.generation = (SELECT active_generation FROM projections WHERE name = 'tickets') \
            AND l.asset_id = ANY($1) AND t.is_open \
+           AND (t.queue IS NULL OR NOT (t.queue = ANY($4))) \
          ORDER BY t.priority_rank, t.opened_at, t.ticket_id, l.asset_id LIMIT $2",
     )
     .bind(ids)
     .bind(IMPACT_TICKETS_MAX)
+    .bind(readable.titles)
+    .bind(&readable.denied_queues)
     .fetch_all(connection)
     .await?)
 }
@@ -1084,7 +1120,8 @@ pub async fn impact(
         .is_some_and(|row| row.paths >= IMPACT_PATHS_MAX);
     let impacted: Vec<ImpactedAsset> = rows.into_iter().map(|row| row.asset).collect();
     let ids: Vec<Uuid> = impacted.iter().map(|asset| asset.id).collect();
-    let open_tickets = impact_tickets(&mut transaction, &ids).await?;
+    let readable = ReadableTickets::of(&state, &actor).await?;
+    let open_tickets = impact_tickets(&mut transaction, &ids, &readable).await?;
     Ok(private(ImpactView {
         asset: id,
         depth,

@@ -407,6 +407,20 @@ async fn an_asset_shows_relations_from_both_ends_sources_and_tickets() {
     assert_eq!(body["tickets"][0]["ticket_type"], "incident");
     assert_eq!(body["incident_state"], "affected");
     assert!(body.get("as_of").is_none());
+    assert_eq!(
+        body["tickets"][0]["title"], "DB langsam",
+        "an agent reads the title"
+    );
+    let manager = app.token("a.verwalter", "asset_manager").await;
+    let managed = send(app.get_as(&format!("/api/v1/assets/{server}"), &manager))
+        .await
+        .ok();
+    assert_eq!(managed["tickets"][0]["number"], incident.number);
+    assert_eq!(
+        managed["tickets"][0]["title"],
+        serde_json::Value::Null,
+        "an asset manager does not read tickets: no title"
+    );
 
     let body = send(app.get(&format!("/api/v1/assets/{erp}"))).await.ok();
     assert_eq!(body["relations"]["outgoing"][0]["asset_id"], json!(server));
