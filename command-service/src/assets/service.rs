@@ -100,6 +100,17 @@ pub async fn execute(
     command: AssetCommand,
     expected_version: Option<u64>,
 ) -> Result<Executed, ApiError> {
+    // Only registering and setting attributes check values against the class; the
+    // configuration is read once, not per attempt, and not for the other commands.
+    let needs_class = match &command {
+        AssetCommand::Register { .. } => true,
+        AssetCommand::Update { attributes, .. } => !attributes.is_empty(),
+        _ => false,
+    };
+    let configuration = match needs_class {
+        true => Some(crate::config::load(pool).await?),
+        false => None,
+    };
     for _ in 0..ATTEMPTS_MAX {
         let loaded = load(pool, id).await?;
         if let Some(expected) = expected_version {
@@ -110,12 +121,13 @@ pub async fn execute(
                 });
             }
         }
-        let configuration = crate::config::load(pool).await?;
         let class_name = match &command {
-            AssetCommand::Register { class, .. } => class.clone(),
-            _ => loaded.state.class.clone(),
+            AssetCommand::Register { class, .. } => class,
+            _ => &loaded.state.class,
         };
-        let class = class_of(&configuration, &class_name);
+        let class = configuration
+            .as_ref()
+            .and_then(|configuration| class_of(configuration, class_name));
         let relation_target = match &command {
             AssetCommand::Relate { target, .. } => load(pool, *target).await?.state.lifecycle,
             _ => None,
