@@ -165,6 +165,9 @@ struct Planned {
     external_id: Option<String>,
     id: AssetId,
     commands: Vec<AssetCommand>,
+    /// What `commands` decided on the state the run loaded (appended as they are unless a
+    /// concurrent change makes the run decide again).
+    events: Vec<AssetEvent>,
     created: bool,
 }
 
@@ -362,13 +365,15 @@ fn plan_row(
             }
         }
     }
-    let events = decide_all(state.cloned().unwrap_or_default(), &commands, &context)
+    let unregistered = Asset::default();
+    let events = decide_all(state.unwrap_or(&unregistered), &commands, &context)
         .map_err(|error| rejected_by(&row, error))?;
     Ok((!events.is_empty()).then(|| Planned {
         line: Some(row.line),
         external_id: Some(external_id),
         id,
         commands,
+        events,
         created: state.is_none(),
     }))
 }
@@ -431,16 +436,24 @@ fn attribute_values(
     Ok(values)
 }
 
+/// The events of `commands` decided one after the other on `state`; the state is copied only
+/// when a later command must see an earlier one's events (the unchanged rows of a run decide
+/// on the loaded state as it is).
 fn decide_all(
-    mut state: Asset,
+    state: &Asset,
     commands: &[AssetCommand],
     context: &AssetContext<'_>,
 ) -> Result<Vec<AssetEvent>, AssetError> {
     let mut events = Vec::new();
-    for command in commands {
-        let decided = decide(&state, command.clone(), context)?;
-        for event in &decided {
-            state = state.apply(event);
+    let mut evolved: Option<Asset> = None;
+    for (index, command) in commands.iter().enumerate() {
+        let decided = decide(evolved.as_ref().unwrap_or(state), command.clone(), context)?;
+        if !decided.is_empty() && index + 1 < commands.len() {
+            let mut next = evolved.take().unwrap_or_else(|| state.clone());
+            for event in &decided {
+                next = next.apply(event);
+            }
+            evolved = Some(next);
         }
         events.extend(decided);
     }
@@ -476,6 +489,13 @@ fn plan_missing(
             .get(source)
             .is_some_and(|status| status.missing);
         if missed_runs >= settings.missing_runs_flag && !already {
+            let commands = vec![AssetCommand::FlagMissing {
+                source: source.clone(),
+                missed_runs,
+            }];
+            let Ok(events) = decide_all(state, &commands, &AssetContext::default()) else {
+                continue;
+            };
             planned.push(Planned {
                 line: None,
                 external_id: state
@@ -483,10 +503,8 @@ fn plan_missing(
                     .get(source)
                     .map(|status| status.external_id.clone()),
                 id: *id,
-                commands: vec![AssetCommand::FlagMissing {
-                    source: source.clone(),
-                    missed_runs,
-                }],
+                commands,
+                events,
                 created: false,
             });
         }
@@ -564,12 +582,13 @@ async fn append_planned(
         class,
         relation_target: None,
     };
+    let mut events = plan.events.clone();
     for attempt in 0..2 {
         if attempt > 0 {
             loaded = super::service::load(pool, plan.id).await?;
+            events =
+                decide_all(&loaded.state, &plan.commands, &context).map_err(ApiError::Asset)?;
         }
-        let events =
-            decide_all(loaded.state.clone(), &plan.commands, &context).map_err(ApiError::Asset)?;
         match super::service::append(pool, origin, plan.id, &loaded, &events).await {
             Ok(executed) => return Ok(executed.events_appended),
             Err(StoreError::VersionConflict { .. }) if attempt == 0 => continue,
