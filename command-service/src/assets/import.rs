@@ -164,6 +164,8 @@ struct Planned {
     line: Option<u64>,
     external_id: Option<String>,
     id: AssetId,
+    /// What to decide again after a concurrent change; empty for a new asset (the source's
+    /// lock keeps another run from creating it, and a registered asset refuses `Register`).
     commands: Vec<AssetCommand>,
     /// What `commands` decided on the state the run loaded (appended as they are unless a
     /// concurrent change makes the run decide again).
@@ -368,13 +370,15 @@ fn plan_row(
     let unregistered = Asset::default();
     let events = decide_all(state.unwrap_or(&unregistered), &commands, &context)
         .map_err(|error| rejected_by(&row, error))?;
+    let created = state.is_none();
     Ok((!events.is_empty()).then(|| Planned {
         line: Some(row.line),
         external_id: Some(external_id),
         id,
-        commands,
+        // A new asset's command is its event again: not kept twice.
+        commands: if created { Vec::new() } else { commands },
         events,
-        created: state.is_none(),
+        created,
     }))
 }
 
@@ -585,6 +589,9 @@ async fn append_planned(
     let mut events = plan.events.clone();
     for attempt in 0..2 {
         if attempt > 0 {
+            if plan.created {
+                return Err(ApiError::Asset(AssetError::AlreadyRegistered));
+            }
             loaded = super::service::load(pool, plan.id).await?;
             events =
                 decide_all(&loaded.state, &plan.commands, &context).map_err(ApiError::Asset)?;
