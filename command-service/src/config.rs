@@ -103,28 +103,25 @@ impl Configuration {
 
 /// Loads every configuration item (all kinds) from the store.
 pub async fn load(pool: &PgPool) -> Result<Configuration, StoreError> {
-    // The literal list matches the partial index `events_config_v3_idx` (migration 0009).
-    let rows = sqlx::query(
-        "SELECT global_position, stream_type, stream_version, event_type, payload, actor, \
-         occurred_at, hash FROM events \
-         WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class', \
-         'org_unit', 'team') \
-         ORDER BY stream_type, stream_id, stream_version",
-    )
-    .fetch_all(pool)
-    .await?;
-    fold_items(rows)
+    load_recorded_until(pool, None).await
 }
 
 /// Every configuration item (all kinds) as the events recorded until `at` left it: the
 /// configuration in effect then (for the auditor's "who could read this ticket then").
 pub async fn load_until(pool: &PgPool, at: DateTime<Utc>) -> Result<Configuration, StoreError> {
+    load_recorded_until(pool, Some(at)).await
+}
+
+async fn load_recorded_until(
+    pool: &PgPool,
+    at: Option<DateTime<Utc>>,
+) -> Result<Configuration, StoreError> {
     // The literal list matches the partial index `events_config_v3_idx` (migration 0009).
     let rows = sqlx::query(
         "SELECT global_position, stream_type, stream_version, event_type, payload, actor, \
          occurred_at, hash FROM events \
          WHERE stream_type IN ('queue', 'category', 'service', 'calendar', 'sla_policy', 'asset_class', \
-         'org_unit', 'team') AND recorded_at <= $1 \
+         'org_unit', 'team') AND ($1::timestamptz IS NULL OR recorded_at <= $1) \
          ORDER BY stream_type, stream_id, stream_version",
     )
     .bind(at)
