@@ -21,7 +21,8 @@
 //!   opened at a random instant of 2025-01-02 … 2026-10-31 (80 % in office hours, most weekend
 //!   ones moved to Monday); assign, start work, an internal note, the first public reply; then a
 //!   cancel (6 %), or a priority change (20 %), pending (waiting_for_requester, 15 %
-//!   waiting_for_third_party), the requester's answer, start work, a note, a reply, resolve, a
+//!   waiting_for_third_party), the requester's answer (which resumes a ticket waiting for the
+//!   requester), start work (when waiting for the third party), a note, a reply, resolve, a
 //!   reopen cycle (12 %) and the close 7 days later; new tags for 15 %; 15 % are cut short and
 //!   still open. Its events are made by the domain's own `decide` + `Ticket::apply` at instants
 //!   that follow the plan: an agent's step after business time (`BusinessCalendar::add`, minutes
@@ -755,12 +756,15 @@ fn work_steps(rng: &mut Rng) -> Result<Vec<Step>> {
         attachments: Vec::new(),
     };
     steps.push(Step::requester(answer, rng, 15 * 60, 6 * DAY_S));
-    steps.push(Step::agent(
-        TicketCommand::StartWork {},
-        rng,
-        300,
-        4 * HOUR_S,
-    ));
+    // The requester's answer resumes a ticket waiting for them; the third party's needs an agent.
+    if reason == PendingReason::WaitingForThirdParty {
+        steps.push(Step::agent(
+            TicketCommand::StartWork {},
+            rng,
+            300,
+            4 * HOUR_S,
+        ));
+    }
     steps.push(Step::agent(note()?, rng, 300, 2 * HOUR_S));
     steps.push(Step::agent(reply(REPLY)?, rng, 600, 2 * BUSINESS_DAY_S));
     steps.push(Step::agent(resolve()?, rng, 60, HOUR_S));

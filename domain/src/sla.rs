@@ -573,3 +573,158 @@ pub fn minutes(seconds: i64) -> i64 {
 pub fn duration(seconds: i64) -> Duration {
     Duration::seconds(seconds)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fold fed with what `ticket::decide` answers, so a rule that changes the status through
+    //! another command (a requester's message) is seen to move the clocks too.
+
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::calendar::CalendarDefinition;
+    use crate::ticket::{
+        decide, ArticleBody, DecisionContext, Ticket, TicketCommand, TicketPolicy,
+    };
+
+    const CALENDAR: &str = "rund-um-die-uhr";
+
+    /// A calendar open round the clock (business seconds are wall-clock seconds) and the default
+    /// policy over it, pausing for `pauses`.
+    struct RoundTheClock {
+        calendar: BusinessCalendar,
+        policy: SlaPolicyDefinition,
+    }
+
+    impl RoundTheClock {
+        fn pausing_for(pauses: &[&str]) -> Self {
+            let day = json!(["00:00-24:00"]);
+            let definition: CalendarDefinition = serde_json::from_value(json!({"weekly_hours": {
+                "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day
+            }}))
+            .unwrap();
+            let policy = serde_json::from_value(json!({
+                "title": "Standard",
+                "calendar": CALENDAR,
+                "targets": [{"first_response_minutes": 240, "resolution_minutes": 2400}],
+                "pause_when_pending": pauses,
+            }))
+            .unwrap();
+            Self {
+                calendar: BusinessCalendar::new(&definition).unwrap(),
+                policy,
+            }
+        }
+    }
+
+    impl SlaConfiguration for RoundTheClock {
+        fn policy_of_service(&self, _service: &str) -> Option<String> {
+            None
+        }
+
+        fn policy(&self, name: &str) -> Option<(u64, &SlaPolicyDefinition)> {
+            (name == DEFAULT_POLICY).then_some((1, &self.policy))
+        }
+
+        fn calendar(&self, name: &str) -> Option<(u64, &BusinessCalendar)> {
+            (name == CALENDAR).then_some((1, &self.calendar))
+        }
+
+        fn calendar_at(&self, name: &str, version: u64) -> Option<&BusinessCalendar> {
+            (name == CALENDAR && version == 1).then_some(&self.calendar)
+        }
+    }
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, hour, 0, 0).unwrap()
+    }
+
+    fn event(json: serde_json::Value) -> TicketEvent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// Opened at 08:00 (no service: the default policy), assigned, waiting for `reason` at 09:00.
+    fn waiting_for(reason: &str) -> Vec<(DateTime<Utc>, TicketEvent)> {
+        let opened = event(json!({
+            "event_type": "ticket.opened",
+            "id": "00000000-0000-0000-0000-000000001111",
+            "number": "2026-000123",
+            "ticket_type": "incident",
+            "title": "Kein Zugang zur E-Akte",
+            "description": "Seit heute früh.",
+            "requester": {"name": "Erika Mustermann"},
+            "service_id": null, "category_id": null,
+            "impact": "medium", "urgency": "medium", "priority": "medium",
+            "queue": null, "tags": [], "fields": {}, "channel": "portal"
+        }));
+        let assigned = event(json!({
+            "event_type": "ticket.assigned", "assignee": "k.meier",
+            "queue": null, "previous_assignee": null
+        }));
+        let pending =
+            event(json!({"event_type": "ticket.pending_set", "reason": reason, "until": null}));
+        vec![(at(8), opened), (at(8), assigned), (at(9), pending)]
+    }
+
+    /// Given the events, when the requester writes at 12:00 (decided by the ticket), then the
+    /// clocks after every event.
+    fn after_requester_message(
+        config: &RoundTheClock,
+        given: Vec<(DateTime<Utc>, TicketEvent)>,
+    ) -> TicketClocks {
+        let policy = TicketPolicy::default();
+        let ticket = Ticket::from_events(given.iter().map(|(_, event)| event));
+        let message = TicketCommand::AddRequesterMessage {
+            body: ArticleBody::parse("Jetzt geht es wieder.").unwrap(),
+            channel: None,
+            attachments: vec![],
+        };
+        let context = DecisionContext {
+            now: at(12),
+            policy: &policy,
+        };
+        let decided = decide(&ticket, message, &context).unwrap();
+        let mut clocks = TicketClocks::default();
+        let timed = given
+            .into_iter()
+            .chain(decided.into_iter().map(|e| (at(12), e)));
+        for (instant, event) in timed {
+            clocks.apply(&event, instant, config);
+        }
+        clocks
+    }
+
+    #[test]
+    fn a_requester_message_resumes_the_clocks_paused_for_the_requester() {
+        let config = RoundTheClock::pausing_for(&["waiting_for_requester"]);
+
+        let clocks = after_requester_message(&config, waiting_for("waiting_for_requester"));
+
+        assert!(!clocks.pending);
+        for clock in &clocks.clocks {
+            assert_eq!(clock.state, ClockState::Running, "{clock:#?}");
+            let causes: Vec<&str> = clock.segments.iter().map(|s| s.cause.as_str()).collect();
+            assert_eq!(
+                causes,
+                ["opened", "pending:waiting_for_requester", "resumed"]
+            );
+            // An hour before the pause, the three hours paused not counted, an hour after.
+            assert_eq!(clock.elapsed_at(at(13), &config), 2 * 3_600);
+        }
+    }
+
+    #[test]
+    fn a_requester_message_leaves_the_clocks_paused_for_a_third_party() {
+        let pauses = ["waiting_for_requester", "waiting_for_third_party"];
+        let config = RoundTheClock::pausing_for(&pauses);
+
+        let clocks = after_requester_message(&config, waiting_for("waiting_for_third_party"));
+
+        assert!(clocks.pending);
+        for clock in &clocks.clocks {
+            assert_eq!(clock.state, ClockState::Paused, "{clock:#?}");
+            assert_eq!(clock.elapsed_at(at(13), &config), 3_600);
+        }
+    }
+}

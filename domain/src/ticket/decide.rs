@@ -16,8 +16,8 @@ use super::policy::{DecisionContext, TicketPolicy};
 use super::priority::Level;
 use super::state::{Link, OpenTicket, Ticket};
 use super::values::{
-    check_identifier, check_line, ArticleBody, ArticleKind, Attachment, Channel, TicketId,
-    TicketNumber, TicketType, ATTACHMENTS_PER_ARTICLE_MAX,
+    check_identifier, check_line, ArticleBody, ArticleKind, Attachment, Channel, PendingReason,
+    TicketId, TicketNumber, TicketType, ATTACHMENTS_PER_ARTICLE_MAX,
 };
 use crate::asset::AssetId;
 
@@ -93,7 +93,7 @@ fn decide_on_opened(
             body,
             channel,
             attachments,
-        } => add_article(
+        } => add_requester_message(
             ticket,
             NewArticle::new(RequesterMessage, body, channel, attachments),
         ),
@@ -264,6 +264,25 @@ fn add_article(ticket: &OpenTicket, article: NewArticle) -> Decision {
         body: article.body,
         attachments: article.attachments,
     }])
+}
+
+/// A requester's message is an article; on a ticket waiting for the requester it is also the
+/// answer waited for, so work resumes. A ticket waiting for anything else keeps waiting.
+fn add_requester_message(ticket: &OpenTicket, article: NewArticle) -> Decision {
+    let mut events = add_article(ticket, article)?;
+    let waiting_for_requester = ticket.status == Status::Pending
+        && ticket
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.reason == PendingReason::WaitingForRequester);
+    // Pending is only reachable with an assignee, and work in progress needs one; a ticket
+    // without one is not resumed rather than put in progress by nobody.
+    if waiting_for_requester && ticket.assignee.is_some() {
+        events.push(TicketEvent::WorkStarted {
+            from: Status::Pending,
+        });
+    }
+    Ok(events)
 }
 
 fn check_attachments(attachments: &[Attachment]) -> Result<(), TicketError> {

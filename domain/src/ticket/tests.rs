@@ -843,9 +843,84 @@ fn requester_messages_keep_their_channel_and_attachments() {
         body: body("Foto anbei."),
         attachments: vec![attachment()],
     };
+    check(vec![opened(), assigned("k.meier")], when, Ok(vec![then]));
+}
+
+fn requester_message(text: &str) -> TicketCommand {
+    TicketCommand::AddRequesterMessage {
+        body: body(text),
+        channel: None,
+        attachments: vec![],
+    }
+}
+
+fn pending_for(reason: PendingReason) -> TicketEvent {
+    TicketEvent::PendingSet {
+        reason,
+        until: Some(now() + Duration::days(3)),
+    }
+}
+
+#[test]
+fn a_requester_message_resumes_a_ticket_waiting_for_the_requester() {
+    let given = vec![opened(), assigned("k.meier"), work_started(), pending()];
+    let then = vec![
+        article(
+            1,
+            ArticleKind::RequesterMessage,
+            Channel::Api,
+            "Geht wieder.",
+        ),
+        TicketEvent::WorkStarted {
+            from: Status::Pending,
+        },
+    ];
     check(
-        vec![opened(), assigned("k.meier"), pending()],
-        when,
+        given.clone(),
+        requester_message("Geht wieder."),
+        Ok(then.clone()),
+    );
+
+    let ticket = Ticket::from_events(given.iter().chain(&then));
+    assert_eq!(ticket.status(), Some(Status::InProgress));
+    assert_eq!(ticket.pending(), None);
+    assert_eq!(ticket.assignee(), Some("k.meier"));
+}
+
+#[test]
+fn a_requester_message_leaves_a_ticket_waiting_for_a_third_party_or_a_change_pending() {
+    for reason in [
+        PendingReason::WaitingForThirdParty,
+        PendingReason::WaitingForChange,
+    ] {
+        let given = vec![opened(), assigned("k.meier"), pending_for(reason)];
+        let then = article(1, ArticleKind::RequesterMessage, Channel::Api, "Und?");
+        check(
+            given.clone(),
+            requester_message("Und?"),
+            Ok(vec![then.clone()]),
+        );
+
+        let ticket = Ticket::from_events(given.iter().chain([&then]));
+        assert_eq!(ticket.status(), Some(Status::Pending), "{reason:?}");
+        assert_eq!(ticket.pending().map(|pending| pending.reason), Some(reason));
+    }
+}
+
+#[test]
+fn replies_and_notes_leave_a_ticket_waiting_for_the_requester_pending() {
+    let given = vec![opened(), assigned("k.meier"), pending()];
+    let then = article(1, ArticleKind::PublicReply, Channel::Api, "Noch da?");
+    check(given, reply("Noch da?"), Ok(vec![then]));
+}
+
+#[test]
+fn a_requester_message_does_not_put_a_pending_ticket_without_an_assignee_in_progress() {
+    // Not reachable through `decide` (pending needs assigned or in progress); events are facts.
+    let then = article(1, ArticleKind::RequesterMessage, Channel::Api, "Hallo?");
+    check(
+        vec![opened(), pending()],
+        requester_message("Hallo?"),
         Ok(vec![then]),
     );
 }
