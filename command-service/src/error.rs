@@ -10,6 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::asset::AssetError;
+use domain::config::catalog::FormError;
 use domain::config::ConfigError;
 use domain::identity::UserError;
 use domain::ticket::TicketError;
@@ -59,6 +60,10 @@ pub enum ApiError {
     MergeTargetFinished,
     #[error("the asset named in {field} does not exist")]
     TargetAssetNotFound { field: &'static str },
+    #[error("the service {service:?} is not in the catalog (unknown or retired)")]
+    ServiceNotFound { service: String },
+    #[error("the answers do not fit the service's request form: {0}")]
+    Form(FormError),
     #[error("service unavailable")]
     Unavailable,
     #[error("the request took too long and was abandoned")]
@@ -141,7 +146,9 @@ impl ApiError {
             | ApiError::InvalidParameter { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::TargetTicketNotFound { .. }
-            | ApiError::TargetAssetNotFound { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::TargetAssetNotFound { .. }
+            | ApiError::ServiceNotFound { .. }
+            | ApiError::Form(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MergeTargetFinished => StatusCode::CONFLICT,
             ApiError::Timeout
             | ApiError::NotYetConsistent { .. }
@@ -207,6 +214,8 @@ impl ApiError {
             ApiError::TargetTicketNotFound { .. } => "target_ticket_not_found",
             ApiError::MergeTargetFinished => "merge_target_finished",
             ApiError::TargetAssetNotFound { .. } => "asset_not_found",
+            ApiError::ServiceNotFound { .. } => "service_not_found",
+            ApiError::Form(error) => error.code(),
             ApiError::Timeout => "timeout",
             ApiError::UnknownParameter { .. } => "unknown_parameter",
             ApiError::InvalidParameter { .. } => "invalid_parameter",
@@ -235,6 +244,8 @@ impl ApiError {
             }
             ApiError::UnknownParameter { parameter }
             | ApiError::InvalidParameter { parameter, .. } => Some(parameter.clone()),
+            ApiError::ServiceNotFound { .. } => Some("service_id".to_owned()),
+            ApiError::Form(error) => Some(format!("fields.{}", error.key())),
             ApiError::Rule(rule) => rule.field(),
             ApiError::Config(ConfigError::MissingReference { field, .. }) => {
                 Some((*field).to_owned())

@@ -530,6 +530,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Too many failed logins",
     ),
     (
+        "service_not_found",
+        "Service nicht im Katalog",
+        "Service not in the catalog",
+    ),
+    (
+        "field_not_visible",
+        "Feld wird bei diesen Angaben nicht abgefragt",
+        "Field is not asked for with these answers",
+    ),
+    (
         "business_rule",
         "Geschäftsregel verletzt",
         "Business rule violated",
@@ -685,6 +695,8 @@ mod tests {
         "invalid_password",
         "invalid_credentials",
         "too_many_attempts",
+        "service_not_found",
+        "field_not_visible",
     ];
 
     #[test]

@@ -4,8 +4,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use domain::config::catalog::ServiceDefinition;
+use domain::config::Kind;
 use domain::ticket::{NewTicket, TicketCommand, TicketId};
 use serde::Serialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
@@ -112,6 +115,7 @@ pub async fn open_ticket(
         // A requester reports for themselves; agents may open tickets on anyone's behalf.
         ticket.requester.user_id = Some(actor.user.clone());
     }
+    apply_service(&state.pool, &mut ticket).await?;
     let origin = channel_name(&ticket.channel);
     let id = TicketId::new(uuid::Uuid::new_v4());
     // A retry with the same Idempotency-Key burns a number (a gap) but gets the first result.
@@ -135,6 +139,30 @@ pub async fn open_ticket(
         StatusCode::CREATED
     };
     Ok(accepted(status, outcome))
+}
+
+/// A ticket for a service of the catalog: the service must be defined and not retired, the
+/// answers (`fields`) must fit its request form, and a ticket without a queue goes to the
+/// service's default queue. Checked here, before a number is drawn, because the ticket aggregate
+/// does not read the configuration (the facts it needs come in the command).
+async fn apply_service(pool: &PgPool, ticket: &mut NewTicket) -> Result<(), ApiError> {
+    let Some(service_id) = ticket.service_id.as_deref() else {
+        return Ok(());
+    };
+    let configuration = crate::config::load(pool).await?;
+    let Some(definition) = configuration.definition(Kind::Service, service_id) else {
+        return Err(ApiError::ServiceNotFound {
+            service: service_id.to_owned(),
+        });
+    };
+    // Stored definitions were validated when they were defined: one that does not read is ours.
+    let service: ServiceDefinition = serde_json::from_value(definition.clone())
+        .map_err(|error| anyhow::Error::new(error).context("stored service definition"))?;
+    service
+        .check_answers(&ticket.fields)
+        .map_err(ApiError::Form)?;
+    ticket.queue.get_or_insert(service.default_queue);
+    Ok(())
 }
 
 /// Execute a command on a ticket.

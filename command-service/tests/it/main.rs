@@ -13,5 +13,6 @@ mod open;
 mod operations;
 mod rejections;
 mod schemas;
+mod service_forms;
 mod tickets_assets;
 mod tokens;
