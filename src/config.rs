@@ -336,10 +336,35 @@ impl Config {
         let pool = PgPoolOptions::new()
             .max_connections(self.database.connections_max)
             .acquire_timeout(Duration::from_millis(self.database.acquire_timeout_ms))
+            .after_release(|connection, _| Box::pin(outside_any_transaction(connection)))
             .connect_with(options)
             .await?;
         Ok(pool)
     }
+}
+
+/// Whether a connection coming back to the pool is outside any transaction; one still inside
+/// one is closed, not handed on. sqlx 0.8 returns a connection whose `begin()` was cancelled in
+/// flight (a client that hung up, a request timeout) with the `BEGIN` done and nothing queued
+/// to roll it back (transact-rs/sqlx#4393): the next borrower's statements would run inside that
+/// stale transaction and keep their row locks, stalling every writer of those rows until the
+/// statement timeout. Seen with browsers reloading pages mid-request (issue 7). Costs one round
+/// trip per release.
+pub async fn outside_any_transaction(
+    connection: &mut sqlx::PgConnection,
+) -> Result<bool, sqlx::Error> {
+    // Inside a transaction begun earlier its start time is not this statement's. A simple
+    // query: in the extended protocol each message restarts the statement's clock.
+    let row = sqlx::Executor::fetch_one(
+        connection,
+        "SELECT transaction_timestamp() <> statement_timestamp() AS stale",
+    )
+    .await?;
+    let stale: bool = sqlx::Row::try_get(&row, "stale")?;
+    if stale {
+        tracing::warn!("closing a pooled connection left inside a transaction");
+    }
+    Ok(!stale)
 }
 
 fn default_path() -> PathBuf {
