@@ -201,6 +201,7 @@ pub async fn serve(
             subject_prefix: config.nats.subject_prefix.clone(),
             consistency_wait: Duration::from_millis(config.query.consistency_wait_ms),
             page_size_max: config.query.page_size_max,
+            reopen_window: config.ticket.reopen_window,
             auditing: Some(Arc::new(query_service::audit::Auditing {
                 vault: PersonalDataVault::new(&master_key),
                 public_key: CheckpointKey::derive(&master_key).public_key(),

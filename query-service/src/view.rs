@@ -8,7 +8,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use command_service::auth::Actor;
 use command_service::error::{ApiError, Problem};
-use domain::access::Scope;
+use domain::access::{right_for_command, Scope};
+use domain::ticket::{allowed_commands, Status};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -224,6 +225,10 @@ pub struct TicketView {
     /// The SLA clocks, first response then resolution; empty when no policy applies, while the
     /// SLA projection does not exist, and in a view `as_of` a past time.
     pub sla: Vec<SlaSummary>,
+    /// The commands the caller may send now: those the lifecycle allows in this status
+    /// (`reopen` only within the reopen window) that the caller's role and queue rights permit,
+    /// in the order a workspace offers them. Empty in a view `as_of` a past time.
+    pub actions: Vec<String>,
 }
 
 /// The full view of a ticket.
@@ -277,7 +282,9 @@ pub async fn show(
     }
     let version = row.version;
     let reader = (&actor, &*scope, &visibility);
-    let view = assemble(&mut transaction, generation, row, reader).await?;
+    let actions = actions(&row, reader, state.limits.reopen_window, Utc::now());
+    let mut view = assemble(&mut transaction, generation, row, reader).await?;
+    view.actions = actions;
     transaction.commit().await?;
     Ok(with_etag(Json(view).into_response(), version))
 }
@@ -399,8 +406,39 @@ impl TicketView {
             links: Vec::new(),
             assets: Vec::new(),
             sla: Vec::new(),
+            actions: Vec::new(),
         }
     }
+}
+
+/// The commands `reader` may send on the ticket of `row` at `now` (issue 7: a client offers
+/// exactly these and decides nothing itself).
+fn actions(
+    row: &TicketRow,
+    (actor, scope, _): Reader<'_>,
+    reopen_window: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let Ok(status) = serde_json::from_value::<Status>(serde_json::Value::from(row.status.as_str()))
+    else {
+        return Vec::new();
+    };
+    let within_window = row
+        .resolved_at
+        .is_some_and(|resolved_at| now <= resolved_at + reopen_window);
+    let allowed = allowed_commands(status, row.assignee.is_some(), within_window);
+    let own = row.requester_user_id.as_deref() == Some(actor.user.as_str());
+    allowed
+        .into_iter()
+        .filter(|command| {
+            if actor.is_agent() {
+                scope.may(right_for_command(command), row.queue.as_deref())
+            } else {
+                own && actor.has_role("requester") && *command == "add_requester_message"
+            }
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The newest `ARTICLES_IN_VIEW_MAX` articles the caller may see, oldest first.

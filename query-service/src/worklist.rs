@@ -106,6 +106,9 @@ pub struct WorklistItem {
     pub sla_state: Option<String>,
     /// While the resolution clock runs: when its target is used up (null otherwise).
     pub due_at: Option<DateTime<Utc>>,
+    /// While the resolution clock runs: from when it counts as close to its due time (a quarter
+    /// of the target before `due_at`, as the `sla=warning` filter has it; null otherwise).
+    pub warning_at: Option<DateTime<Utc>>,
 }
 
 /// One page of the worklist.
@@ -431,7 +434,7 @@ macro_rules! clocks_then_page_sql {
         concat!(
             "SELECT ",
             summary_columns!(),
-            ", x.sla_state, x.due_at FROM rm_tickets t",
+            ", x.sla_state, x.due_at, x.due_at - s.resolution_target_s * interval '1 second' / 4 AS warning_at FROM rm_tickets t",
             sla_clocks_join!(),
             "CROSS JOIN LATERAL (SELECT ",
             sla_state_sql!("resolution"),
@@ -454,7 +457,7 @@ macro_rules! page_then_clocks_sql {
         concat!(
             "SELECT ",
             summary_columns!(),
-            ", x.sla_state, x.due_at FROM (SELECT ",
+            ", x.sla_state, x.due_at, x.due_at - s.resolution_target_s * interval '1 second' / 4 AS warning_at FROM (SELECT ",
             summary_columns!(),
             " FROM rm_tickets t",
             filters_sql!($open, $sla, $keyset),

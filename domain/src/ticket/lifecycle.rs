@@ -101,6 +101,46 @@ pub fn transition(
     })
 }
 
+/// Every command a person issues on an existing ticket, in the order a workspace offers them
+/// (the SLA records are the monitor's, not a person's).
+pub const PERSON_COMMANDS: &[&str] = &[
+    "assign",
+    "start_work",
+    "set_pending",
+    "resolve",
+    "reopen",
+    "close",
+    "cancel",
+    "merge",
+    "add_reply",
+    "add_note",
+    "add_requester_message",
+    "set_priority",
+    "set_fields",
+    "set_tags",
+    "link",
+    "unlink",
+    "link_asset",
+    "unlink_asset",
+];
+
+/// The commands of [`PERSON_COMMANDS`] the lifecycle allows now on a ticket in `status`:
+/// `start_work` only with an assignee, `reopen` only while `within_reopen_window`. What a
+/// caller may do on top of that (roles, queue rights) is the access rule's.
+pub fn allowed_commands(
+    status: Status,
+    has_assignee: bool,
+    within_reopen_window: bool,
+) -> Vec<&'static str> {
+    PERSON_COMMANDS
+        .iter()
+        .copied()
+        .filter(|command| *command != "start_work" || has_assignee)
+        .filter(|command| *command != "reopen" || within_reopen_window)
+        .filter(|command| transition(command, status, has_assignee).is_ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +163,46 @@ mod tests {
     fn reopening_returns_to_assigned_only_with_an_assignee() {
         assert_eq!(transition("reopen", Resolved, true), Ok(Assigned));
         assert_eq!(transition("reopen", Resolved, false), Ok(New));
+    }
+
+    #[test]
+    fn allowed_commands_are_exactly_those_the_table_accepts() {
+        let all = [
+            New,
+            Assigned,
+            InProgress,
+            Pending,
+            Resolved,
+            Closed,
+            Status::Cancelled,
+            Status::Merged,
+        ];
+        for status in all {
+            for has_assignee in [false, true] {
+                let allowed = allowed_commands(status, has_assignee, true);
+                for command in PERSON_COMMANDS {
+                    let accepted = transition(command, status, has_assignee).is_ok()
+                        && (*command != "start_work" || has_assignee);
+                    assert_eq!(
+                        allowed.contains(command),
+                        accepted,
+                        "{command} from {status:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_resolved_ticket_offers_reopen_only_within_the_window() {
+        assert!(allowed_commands(Resolved, true, true).contains(&"reopen"));
+        assert!(!allowed_commands(Resolved, true, false).contains(&"reopen"));
+        let outside = allowed_commands(Resolved, true, false);
+        assert!(outside.contains(&"close") && !outside.contains(&"resolve"));
+    }
+
+    #[test]
+    fn a_terminal_ticket_offers_nothing() {
+        assert!(allowed_commands(Closed, true, true).is_empty());
     }
 }

@@ -24,7 +24,7 @@ pub use decide::decide;
 pub use error::{FieldValueError, TicketError, ValueError};
 pub use event::TicketEvent;
 pub use fields::{FieldDefinition, FieldKind, FieldValue};
-pub use lifecycle::{Status, Target, TRANSITIONS};
+pub use lifecycle::{allowed_commands, Status, Target, PERSON_COMMANDS, TRANSITIONS};
 pub use policy::{DecisionContext, TicketPolicy};
 pub use priority::{Level, Priority, PriorityMatrix, UrgencyRow};
 pub use state::{Link, Pending, Resolution, Ticket};
