@@ -600,6 +600,22 @@ itsm_ensure_nats() {
 # ---------------------------------------------------------------------------------------------
 # Everything
 
+# The browser tests (tests/ui, issue 7) need Debian's Chromium, Node.js with npm, and the npm
+# packages of tests/ui/package-lock.json (playwright-core drives the installed Chromium; it never
+# downloads a browser). Installs what is missing; `npm ci` only when the lock file changed.
+itsm_ensure_browser_tests() {
+    local missing=()
+    [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || missing+=(chromium)
+    have node || missing+=(nodejs)
+    have npm || missing+=(npm)
+    [[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[@]}"
+    local dir="$ITSM_REPO/tests/ui" stamp="$ITSM_REPO/tests/ui/node_modules/.package-lock.json"
+    if [[ ! -f $stamp || $dir/package-lock.json -nt $stamp ]]; then
+        log "Installing the browser tests' npm packages (npm ci in tests/ui)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
 # itsm_setup [--build-tools]: --build-tools also installs a C linker for cargo if missing.
 itsm_setup() {
     ITSM_NEED_CC=0

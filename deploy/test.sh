@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real PostgreSQL and NATS: the same setup as quickstart.sh
-# (install/start/reuse the services, roles, database, itsm.toml), then `cargo test --workspace`.
+# (install/start/reuse the services, roles, database, itsm.toml), plus Chromium, Node.js and the
+# browser tests' npm packages, then `cargo test --workspace`.
 # Extra arguments go to cargo test, e.g. `deploy/test.sh -p domain` or `deploy/test.sh -- --nocapture`.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ cd "$ITSM_REPO"
 
 require_cargo
 itsm_setup --build-tools
+itsm_ensure_browser_tests
 
 # Every test creates its own database itsm_test_<uuid> and drops it when done; drop those a
 # cut-short run left behind, all in one psql session (\gexec runs each DROP on its own).

@@ -113,6 +113,11 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/api/v1/assets/{id}/history", Roles(ASSET_READERS)),
     route("GET", "/api/v1/assets/{id}/impact", Roles(ASSET_READERS)),
     route("GET", "/api/v1/imports", Roles(ASSET_READERS)),
+    route("GET", "/api/v1/me", Authenticated),
+    // The web UI's static files: no data, and the login page is among them.
+    route("GET", "/", Public),
+    route("GET", "/ui/", Public),
+    route("GET", "/ui/{file}", Public),
 ];
 
 /// What the table says about a method on a registered path.

@@ -21,6 +21,7 @@ mod queues;
 mod read_model;
 mod search;
 pub mod sla;
+pub mod ui;
 mod view;
 mod worklist;
 
@@ -74,6 +75,9 @@ pub struct Settings {
     pub page_size_max: u32,
     /// The auditor functions' keys; without them those endpoints are 503.
     pub auditing: Option<Arc<audit::Auditing>>,
+    /// How long after resolution a ticket can be reopened (the ticket policy's), for the
+    /// commands a ticket view offers.
+    pub reopen_window: chrono::Duration,
 }
 
 impl Settings {
@@ -86,6 +90,7 @@ impl Settings {
             consistency_wait: CONSISTENCY_WAIT_DEFAULT,
             page_size_max: PAGE_SIZE_MAX_DEFAULT,
             auditing: None,
+            reopen_window: domain::ticket::TicketPolicy::default().reopen_window,
         }
     }
 }
@@ -95,6 +100,7 @@ impl Settings {
 pub(crate) struct Limits {
     pub consistency_wait: Duration,
     pub page_size_max: u32,
+    pub reopen_window: chrono::Duration,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -117,6 +123,7 @@ impl AppState {
         let limits = Limits {
             consistency_wait: settings.consistency_wait,
             page_size_max: settings.page_size_max.max(1),
+            reopen_window: settings.reopen_window,
         };
         let live = Arc::new(Live::new(settings.nats, settings.subject_prefix));
         let directory = Arc::new(command_service::access::DirectoryCache::new(
@@ -156,6 +163,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/assets/{id}/history", get(assets::history))
         .route("/api/v1/assets/{id}/impact", get(assets::impact))
         .route("/api/v1/imports", get(assets::imports))
+        .route("/api/v1/me", get(ui::me))
+        .route("/", get(ui::root))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::file))
         .with_state(state)
 }
 

@@ -21,6 +21,7 @@ use crate::search::{self, SearchHit, SearchResults};
 use crate::sla::{
     self, ClockView, ComplianceRow, SegmentView, SlaView, TargetChangeView, ThresholdView,
 };
+use crate::ui;
 use crate::view::{
     self, ArticleView, LinkView, MergeTarget, RelatedTicket, RequesterView, TicketView,
 };
@@ -51,8 +52,10 @@ use crate::worklist::{self, WorklistPage};
         assets::history,
         assets::impact,
         assets::imports,
+        ui::me,
     ),
     components(schemas(
+        ui::Me,
         TicketSummary,
         WorklistPage,
         TicketView,

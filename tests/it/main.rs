@@ -9,8 +9,10 @@ mod cli;
 mod cmdb;
 mod crash;
 mod invariants;
+mod pool;
 mod read_side;
 mod sla;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

@@ -75,7 +75,10 @@ async fn a_connection_whose_begin_was_cancelled_is_not_handed_on_in_that_transac
     let unchecked = pool_of_one(&database, false).await;
     cancel_a_begin_in_flight(&unchecked, &observer).await;
     let stale = in_a_stale_transaction(&unchecked).await;
-    assert!(stale, "sqlx no longer leaves the transaction open: drop the after_release check");
+    assert!(
+        stale,
+        "sqlx no longer leaves the transaction open: drop the after_release check"
+    );
 
     // With it, the connection is closed instead, and the next borrower gets a clean one.
     let checked = pool_of_one(&database, true).await;
