@@ -14,5 +14,6 @@ mod queues;
 mod readers;
 mod schemas;
 mod search;
+mod ui;
 mod view;
 mod worklist;

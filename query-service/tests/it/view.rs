@@ -217,3 +217,87 @@ async fn the_view_summarises_the_sla_clocks_as_read_now() {
     assert_eq!(states, ["breached", "breached"]);
     assert_eq!(without_body["sla"], json!([]));
 }
+
+/// The `actions` of a view for the caller with `token`.
+async fn actions_as(app: &crate::helpers::TestApp, ticket: &str, token: &str) -> Vec<String> {
+    let body = send(app.get_as(&format!("/api/v1/tickets/{ticket}"), token))
+        .await
+        .ok();
+    serde_json::from_value(body["actions"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn the_view_offers_exactly_the_commands_the_caller_may_send_now() {
+    let app = spawn_app().await;
+    let new = app.insert_ticket(TicketSeed::new(1)).await;
+    let assigned = app
+        .insert_ticket(TicketSeed::new(2).status("assigned").assignee(AGENT))
+        .await;
+    let resolved = app
+        .insert_ticket(TicketSeed::new(3).status("resolved").assignee(AGENT))
+        .await;
+    let closed = app.insert_ticket(TicketSeed::new(4).status("closed")).await;
+    let agent = app.agent_token.clone();
+    let requester = app.token(REQUESTER, "requester").await;
+    let supervisor = app.token("s.leiter", "supervisor").await;
+
+    let offered = actions_as(&app, &new.number, &agent).await;
+    // New, unassigned: no start_work (no assignee), no set_pending (not from new), no close.
+    assert_eq!(
+        offered,
+        [
+            "assign",
+            "resolve",
+            "cancel",
+            "merge",
+            "add_reply",
+            "add_note",
+            "add_requester_message",
+            "set_priority",
+            "set_fields",
+            "set_tags",
+            "link",
+            "unlink",
+            "link_asset",
+            "unlink_asset",
+        ]
+    );
+    let offered = actions_as(&app, &assigned.number, &agent).await;
+    assert!(
+        offered.contains(&"start_work".to_owned()) && offered.contains(&"set_pending".to_owned())
+    );
+
+    // Resolved: close; reopen only within the window (this one has no resolution time).
+    let offered = actions_as(&app, &resolved.number, &agent).await;
+    assert!(offered.contains(&"close".to_owned()) && !offered.contains(&"reopen".to_owned()));
+    sqlx::query(
+        "UPDATE rm_tickets SET resolved_at = now() - interval '1 day' WHERE ticket_id = $1",
+    )
+    .bind(resolved.id)
+    .execute(&app.db.app_pool)
+    .await
+    .unwrap();
+    let offered = actions_as(&app, &resolved.number, &agent).await;
+    assert!(offered.contains(&"reopen".to_owned()));
+    sqlx::query(
+        "UPDATE rm_tickets SET resolved_at = now() - interval '8 days' WHERE ticket_id = $1",
+    )
+    .bind(resolved.id)
+    .execute(&app.db.app_pool)
+    .await
+    .unwrap();
+    let offered = actions_as(&app, &resolved.number, &agent).await;
+    assert!(
+        !offered.contains(&"reopen".to_owned()),
+        "the reopen window is 7 days"
+    );
+
+    assert!(actions_as(&app, &closed.number, &agent).await.is_empty());
+    assert_eq!(
+        actions_as(&app, &new.number, &requester).await,
+        ["add_requester_message"]
+    );
+    assert!(actions_as(&app, &closed.number, &requester)
+        .await
+        .is_empty());
+}
