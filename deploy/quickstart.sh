@@ -75,6 +75,9 @@ cat <<EOF
 
 ==> Ready. itsm serves on $base_url (configuration: $ITSM_CONFIG_FILE)
 
+    Web UI: $base_url/ (accounts that log in need a password, in another shell:
+      echo '<password, 12+ characters>' | $bin user add k.meier --role agent --password-stdin)
+
     Get an admin token (in another shell):
 
       cd $ITSM_REPO${config_hint}

@@ -43,6 +43,15 @@ function h(tag, attributes, ...children) {
   return element;
 }
 
+/** Replaces the children of `element` (arrays are flattened, null and false left out). */
+function put(element, ...children) {
+  const nodes = children
+    .flat(Infinity)
+    .filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : String(child)));
+  element.replaceChildren(...nodes);
+}
+
 let uniqueId = 0;
 const nextId = (prefix) => `${prefix}-${++uniqueId}`;
 
@@ -79,8 +88,7 @@ function main() {
 function render(title, ...content) {
   document.title = `${title} – ITSM`;
   const heading = h('h1', { tabindex: '-1' }, title);
-  const children = content.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false);
-  main().replaceChildren(heading, ...children.map((child) => (child instanceof Node ? child : String(child))));
+  put(main(), heading, content);
   heading.focus();
   return heading;
 }
@@ -286,7 +294,7 @@ function renderFrame() {
         h('button', { type: 'button', class: 'secondary', onclick: logout }, t('logout')),
       ]
     : [];
-  document.getElementById('top').replaceChildren(
+  put(document.getElementById('top'), 
     h('a', { class: 'brand', href: '#/' }, 'ITSM'),
     nav,
     h('div', { class: 'tools' }, field(t('language'), languages), user),
@@ -389,7 +397,7 @@ async function pageLogin() {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    errors.replaceChildren();
+    put(errors);
     try {
       const { data } = await api('POST', '/api/v1/login', { user: user.value, password: password.value });
       localStorage.setItem(CSRF_KEY, data.csrf_token);
@@ -397,7 +405,7 @@ async function pageLogin() {
       location.hash = homeRoute();
     } catch (error) {
       password.value = '';
-      errors.replaceChildren(alertBox(error.status === 401 ? t('login.failed') : error.message_()));
+      put(errors, alertBox(error.status === 401 ? t('login.failed') : error.message_()));
       password.focus();
     }
   });
@@ -421,7 +429,11 @@ function slaCell(item) {
   );
 }
 
-function ticketTable(items, { caption, linkBase = '#/tickets/', agent = true }) {
+function ticketTable(items, options) {
+  return h('div', { class: 'table-scroll' }, ticketTableOnly(items, options));
+}
+
+function ticketTableOnly(items, { caption, linkBase = '#/tickets/', agent = true }) {
   const headers = agent
     ? ['col.number', 'col.title', 'col.priority', 'col.status', 'col.queue', 'col.assignee', 'col.sla', 'col.opened']
     : ['col.number', 'col.title', 'col.status', 'col.updated'];
@@ -469,11 +481,11 @@ async function pageDashboard() {
   const queues = h('section', { 'aria-labelledby': 'dash-queues' });
   const warning = h('section', { 'aria-labelledby': 'dash-sla' });
   const mine = h('section', { 'aria-labelledby': 'dash-mine' });
-  render(t('dashboard.title'), h('div', { class: 'grid' }, queues, warning, mine));
+  render(t('dashboard.title'), h('div', { class: 'dashboard' }, queues, warning, mine));
 
   const showQueues = (overview) => {
     const statuses = ['new', 'assigned', 'in_progress', 'pending'];
-    queues.replaceChildren(
+    put(queues, 
       h('h2', { id: 'dash-queues' }, t('dashboard.queues')),
       h(
         'table',
@@ -512,12 +524,12 @@ async function pageDashboard() {
       get(`/api/v1/tickets${query({ sla: 'breached', sort: 'due', limit: 10 })}`),
       get(`/api/v1/tickets${query({ assignee: 'me', sort: 'priority', limit: 20 })}`),
     ]);
-    warning.replaceChildren(
+    put(warning, 
       h('h2', { id: 'dash-sla' }, t('dashboard.sla')),
       ticketTable(atRisk.items, { caption: t('dashboard.sla_warning') }),
       ticketTable(breached.items, { caption: t('dashboard.sla_breached') }),
     );
-    mine.replaceChildren(
+    put(mine, 
       h('h2', { id: 'dash-mine' }, t('dashboard.mine')),
       ticketTable(assigned.items, { caption: t('dashboard.mine') }),
     );
@@ -597,9 +609,9 @@ async function pageWorklist() {
       next = data.next_cursor || null;
     }
     const caption = filters.q ? t('worklist.results_for', { q: filters.q }) : t('worklist.page', { page: page + 1 });
-    results.replaceChildren(ticketTable(items, { caption }));
+    put(results, ticketTable(items, { caption }));
     results.setAttribute('aria-busy', 'false');
-    pager.replaceChildren(
+    put(pager, 
       page > 0
         ? h('button', { type: 'button', class: 'secondary', onclick: () => { page -= 1; load(); } }, t('worklist.previous'))
         : null,
@@ -667,7 +679,7 @@ async function pageTicket(reference, after, keep) {
   }
   live.subscribe((kind, data) => {
     if (kind === 'ticket' && data && data.id === view.id && data.version > view.version) {
-      notice.replaceChildren(
+      put(notice, 
         alertBox(t('ticket.updated_elsewhere'), 'info'),
         h('button', { type: 'button', class: 'secondary', onclick: () => route() }, t('ticket.reload')),
       );
@@ -756,7 +768,7 @@ function timelineSection(view, history) {
   add(history.entries);
   const more = h('div', {});
   const offerMore = (next) => {
-    more.replaceChildren(
+    put(more, 
       next
         ? h(
             'button',
@@ -1024,7 +1036,7 @@ async function send(view, command, typed, focus) {
       return;
     }
     const notice = document.getElementById('ticket-notice');
-    notice.replaceChildren(alertBox(error.message_()));
+    put(notice, alertBox(error.message_()));
     if (focus) document.getElementById(focus)?.focus();
   }
 }
@@ -1166,7 +1178,7 @@ async function pageReport() {
   );
   element.addEventListener('submit', async (event) => {
     event.preventDefault();
-    errors.replaceChildren();
+    put(errors);
     if (!title.value.trim()) {
       errors.append(alertBox(t('portal.subject_missing')));
       title.setAttribute('aria-invalid', 'true');
@@ -1219,7 +1231,7 @@ async function pageThanks(number) {
 async function pageMyTickets() {
   const load = async () => get(`/api/v1/tickets${query({ status: 'all', sort: 'updated', limit: 50 })}`);
   const list = h('div', { 'aria-live': 'polite' });
-  const show = (page) => list.replaceChildren(ticketTable(page.items, { caption: t('portal.my_tickets'), linkBase: '#/portal/tickets/', agent: false }));
+  const show = (page) => put(list, ticketTable(page.items, { caption: t('portal.my_tickets'), linkBase: '#/portal/tickets/', agent: false }));
   show(await load());
   render(t('portal.my_tickets'), h('p', {}, h('a', { class: 'button', href: '#/portal/new' }, t('portal.report'))), list);
   const refresh = debounce(async () => show(await load()), 300);
@@ -1240,7 +1252,7 @@ async function pageMyTicket(reference, after, notice) {
         form.addEventListener('submit', async (event) => {
           event.preventDefault();
           if (!body.value.trim()) {
-            errors.replaceChildren(alertBox(t('portal.message_missing')));
+            put(errors, alertBox(t('portal.message_missing')));
             body.focus();
             return;
           }
@@ -1248,7 +1260,7 @@ async function pageMyTicket(reference, after, notice) {
             const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, { type: 'add_requester_message', body: body.value, channel: 'portal' });
             await pageMyTicket(view.number, data.consistency_token || undefined, t('portal.sent'));
           } catch (error) {
-            errors.replaceChildren(alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
+            put(errors, alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
           }
         });
         return form;
@@ -1315,7 +1327,7 @@ async function pageAssets() {
   let page = 0;
   const load = async () => {
     const data = await get(`/api/v1/assets${query({ ...filters, cursor: cursors[page], limit: 50 })}`);
-    results.replaceChildren(
+    put(results, 
       h(
         'table',
         { class: 'assets' },
@@ -1341,7 +1353,7 @@ async function pageAssets() {
         ),
       ),
     );
-    pager.replaceChildren(
+    put(pager, 
       page > 0 ? h('button', { type: 'button', class: 'secondary', onclick: () => { page -= 1; load(); } }, t('worklist.previous')) : null,
       data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors[page + 1] = data.next_cursor; page += 1; load(); } }, t('worklist.next')) : null,
     );
