@@ -86,6 +86,51 @@ pub struct SlaView {
     pub clocks: Vec<ClockView>,
 }
 
+/// The business minutes left on the resolution clocks of `tickets` as read at `now` (target
+/// minus used; negative once breached), for the clocks still running or paused: the worklist's
+/// `remaining_minutes`. One read of the page's clocks and one of the calendars and policies.
+pub(crate) async fn remaining_resolution_minutes(
+    pool: &sqlx::PgPool,
+    tickets: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<Uuid, i64>, ApiError> {
+    let mut remaining = std::collections::HashMap::new();
+    if tickets.is_empty() {
+        return Ok(remaining);
+    }
+    let mut transaction = snapshot(pool).await?;
+    let Some(generation) =
+        projector::checkpoint::active_generation(&mut *transaction, projector::sla::SLA).await?
+    else {
+        return Ok(remaining);
+    };
+    let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
+        "SELECT ticket_id, clocks FROM rm_sla_clocks WHERE generation = $1 AND ticket_id = ANY($2)",
+    )
+    .bind(generation)
+    .bind(tickets)
+    .fetch_all(&mut *transaction)
+    .await?;
+    if rows.is_empty() {
+        return Ok(remaining);
+    }
+    let config = ProjectedConfig::load(&mut transaction, generation).await?;
+    transaction.commit().await?;
+    for (ticket, stored) in rows {
+        let clocks: TicketClocks = serde_json::from_value(stored)
+            .map_err(|error| ApiError::Unexpected(anyhow::Error::new(error)))?;
+        let open = clocks.clocks.iter().find(|clock| {
+            clock.metric.name() == "resolution"
+                && matches!(clock.state, ClockState::Running | ClockState::Paused)
+        });
+        if let Some(clock) = open {
+            let used = clock.elapsed_at(now, &config);
+            remaining.insert(ticket, domain::sla::minutes(clock.target_seconds() - used));
+        }
+    }
+    Ok(remaining)
+}
+
 /// One clock explained as read at `now`.
 pub(crate) fn explain(clock: &Clock, now: DateTime<Utc>, config: &ProjectedConfig) -> ClockView {
     let elapsed = clock.elapsed_at(now, config);

@@ -109,6 +109,10 @@ pub struct WorklistItem {
     /// While the resolution clock runs: from when it counts as close to its due time (a quarter
     /// of the target before `due_at`, as the `sla=warning` filter has it; null otherwise).
     pub warning_at: Option<DateTime<Utc>>,
+    /// While the resolution clock runs or is paused: the business minutes left as read now
+    /// (target minus used, in its calendar's service hours; negative once breached). Not in CSV.
+    #[sqlx(skip)]
+    pub remaining_minutes: Option<i64>,
 }
 
 /// One page of the worklist.
@@ -631,6 +635,16 @@ pub async fn list(
         .flatten();
     if csv {
         return Ok(csv_response(&rows, next_cursor));
+    }
+    let mut rows = rows;
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .filter(|row| row.sla_state.is_some())
+        .map(|row| row.ticket.id)
+        .collect();
+    let remaining = crate::sla::remaining_resolution_minutes(&state.pool, &ids, Utc::now()).await?;
+    for row in &mut rows {
+        row.remaining_minutes = remaining.get(&row.ticket.id).copied();
     }
     let page = WorklistPage {
         items: rows,

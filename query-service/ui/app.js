@@ -421,11 +421,19 @@ function slaCell(item) {
   if (!state) return h('td', {}, h('span', { class: 'muted' }, t('sla.none')));
   const warning = state === 'running' && item.warning_at && new Date(item.warning_at) <= new Date();
   const shown = warning ? 'warning' : state;
+  const remaining = item.remaining_minutes;
+  const left =
+    remaining === null || remaining === undefined
+      ? null
+      : remaining >= 0
+        ? t('sla.left', { time: formatMinutes(remaining) })
+        : t('sla.over', { time: formatMinutes(-remaining) });
   return h(
     'td',
     {},
     badge('sla', shown),
-    item.due_at ? h('span', { class: 'due' }, ' ', t('sla.due'), ' ', formatTime(item.due_at)) : null,
+    left ? h('span', { class: 'left' }, ' ', left) : null,
+    item.due_at ? h('span', { class: 'due' }, h('br'), t('sla.due'), ' ', formatTime(item.due_at)) : null,
   );
 }
 

@@ -111,6 +111,28 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
         ])
     );
     assert!(resolution["due_at"].is_string());
+    // The worklist shows the same clock with the business minutes left and when it warns.
+    let worklist: Value = client
+        .get(format!("{base}/api/v1/tickets?sort=due"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &worklist["items"][0];
+    assert_eq!(item["number"], number.as_str());
+    assert_eq!(item["sla_state"], "running");
+    let left = item["remaining_minutes"].as_i64().unwrap();
+    assert!((478..=480).contains(&left), "{item}");
+    let due = chrono::DateTime::parse_from_rfc3339(item["due_at"].as_str().unwrap()).unwrap();
+    let warns = chrono::DateTime::parse_from_rfc3339(item["warning_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        due - warns,
+        chrono::Duration::minutes(120),
+        "a quarter of 480 minutes"
+    );
 
     let command = |body: Value| {
         let client = client.clone();

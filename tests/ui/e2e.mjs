@@ -159,6 +159,8 @@ await step('the server refuses a form without a required answer and the page say
 await step('the agent sees the new ticket appear live in the worklist, without reloading', async () => {
   await agent.page.waitForSelector(`tr[data-number="${number}"]`, { timeout: 15000 });
   assert.equal(await agent.page.evaluate(() => window.notReloaded), true);
+  const sla = await agent.page.textContent(`tr[data-number="${number}"] td:nth-child(7)`);
+  assert.match(sla, /Läuft noch [78] Std\. \d+ Min\./, 'the SLA badge with the business time left');
   await shot(agent.page, 'worklist');
 });
 
