@@ -85,7 +85,15 @@ function main() {
 }
 
 /** Replaces the page content, sets the title and moves focus to the page heading. */
+/** Ends the current page's subscriptions and timers (before it is left or rendered again). */
+function leavePage() {
+  for (const cleanup of pageCleanups) cleanup();
+  pageCleanups = [];
+}
+
 function render(title, ...content) {
+  // A page rendered again (after a command, a live update) drops the old one's subscriptions.
+  leavePage();
   document.title = `${title} – ITSM`;
   const heading = h('h1', { tabindex: '-1' }, title);
   put(main(), heading, content);
@@ -337,8 +345,7 @@ function params() {
 }
 
 async function route() {
-  for (const cleanup of pageCleanups) cleanup();
-  pageCleanups = [];
+  leavePage();
   main().removeAttribute('data-ready');
   const path = location.hash.split('?')[0] || '#/';
   if (!session.me && path !== '#/login') {
@@ -656,10 +663,13 @@ async function loadTicket(reference, after) {
 
 async function pageTicket(reference, after, keep) {
   const view = await loadTicket(reference, after);
-  const [sla, history] = await Promise.all([
+  const [sla, history, service] = await Promise.all([
     get(`/api/v1/tickets/${view.id}/sla`).catch(() => ({ clocks: [] })),
     get(`/api/v1/tickets/${view.id}/history`),
+    view.service_id ? get(`/api/v1/config/services/${encodeURIComponent(view.service_id)}`).catch(() => null) : null,
   ]);
+  // The service's form names and types the ticket's additional fields for editing.
+  view.serviceForm = service ? service.definition.form : [];
   const notice = h('div', { id: 'ticket-notice' });
   if (keep && keep.notice) notice.append(alertBox(keep.notice, keep.kind || 'error'));
   const heading = render(
@@ -896,9 +906,22 @@ const ACTION_FORMS = {
     field(t('ticket.impact'), select('impact', LEVELS.map((level) => [level, label('level', level)]), view.impact)),
     field(t('ticket.urgency'), select('urgency', LEVELS.map((level) => [level, label('level', level)]), view.urgency)),
   ],
-  set_fields: (view) => [
-    field(t('action.fields'), h('textarea', { name: 'fields', rows: 4, value: JSON.stringify(view.fields || {}, null, 2) }), t('action.fields_help')),
-  ],
+  set_fields: (view) => {
+    const form = view.serviceForm || [];
+    const onForm = new Set(form.map((formField) => formField.key));
+    const others = Object.fromEntries(Object.entries(view.fields || {}).filter(([key]) => !onForm.has(key)));
+    return [
+      ...form.map((formField) => {
+        const control = formControl(formField);
+        const value = (view.fields || {})[formField.key];
+        if (formField.kind === 'boolean') control.checked = value === true;
+        else if (value !== undefined && value !== null) control.value = String(value);
+        control.required = false;
+        return field(localized(formField.label), control, formField.help ? localized(formField.help) : null);
+      }),
+      field(t('action.fields'), h('textarea', { name: 'fields', rows: 3, value: JSON.stringify(others, null, 2) }), t('action.fields_help')),
+    ];
+  },
   set_tags: (view) => [field(t('ticket.tags'), h('input', { name: 'tags', value: view.tags.join(', ') }), t('action.tags_help'))],
   link: () => [
     field(t('action.link_type'), select('link_type', LINK_TYPES.map((type) => [type, label('link', type)]), 'relates_to')),
@@ -956,6 +979,15 @@ async function commandOf(type, data, view) {
         fields = JSON.parse(data.fields || '{}');
       } catch {
         throw new ApiError(422, { title: t('action.fields_invalid') });
+      }
+      for (const formField of view.serviceForm || []) {
+        const raw = data[`field.${formField.key}`];
+        const before = (view.fields || {})[formField.key];
+        let value;
+        if (formField.kind === 'boolean') value = raw !== undefined ? true : before === undefined ? undefined : false;
+        else if (raw === undefined || raw === '') value = before === undefined ? undefined : null;
+        else value = formField.kind === 'number' ? Number(raw) : raw;
+        if (value !== undefined && JSON.stringify(value) !== JSON.stringify(before)) fields[formField.key] = value;
       }
       return { type, fields };
     }
@@ -1033,6 +1065,7 @@ function actionsSection(view, keep) {
  * the ticket with "changed meanwhile" and keeps what was typed; nothing is overwritten.
  */
 async function send(view, command, typed, focus) {
+  leavePage();
   try {
     const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, command, { 'If-Match': `"${view.version}"` });
     announce(t('action.done', { action: label('action', command.type) }));
@@ -1248,14 +1281,14 @@ async function pageMyTickets() {
   });
 }
 
-async function pageMyTicket(reference, after, notice) {
+async function pageMyTicket(reference, after, notice, typed) {
   const view = await loadTicket(reference, after);
   const conversation = view.articles.filter((article) => article.kind !== 'internal_note');
   const errors = h('div', {});
   if (notice) errors.append(alertBox(notice, 'success'));
   const replyForm = view.actions.includes('add_requester_message')
     ? (() => {
-        const body = h('textarea', { name: 'body', rows: 5, required: true, id: 'reply-body' });
+        const body = h('textarea', { name: 'body', rows: 5, required: true, id: 'reply-body', value: typed && typed.text });
         const form = h('form', { class: 'card', 'aria-labelledby': 'reply-title' }, h('h2', { id: 'reply-title' }, t('portal.reply')), field(t('portal.your_message'), body), h('button', { type: 'submit' }, t('portal.send')));
         form.addEventListener('submit', async (event) => {
           event.preventDefault();
@@ -1265,6 +1298,8 @@ async function pageMyTicket(reference, after, notice) {
             return;
           }
           try {
+            // The page is rendered anew with the answer: no live update may render it meanwhile.
+            leavePage();
             const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, { type: 'add_requester_message', body: body.value, channel: 'portal' });
             await pageMyTicket(view.number, data.consistency_token || undefined, t('portal.sent'));
           } catch (error) {
@@ -1303,9 +1338,13 @@ async function pageMyTicket(reference, after, notice) {
     replyForm,
   );
   main().dataset.version = String(view.version);
+  if (typed && typed.focused) document.getElementById('reply-body')?.focus();
   live.subscribe((kind, data) => {
     if (kind === 'ticket' && data && data.id === view.id && data.version > view.version) {
-      pageMyTicket(view.number, data.cursor);
+      // Show the news, keep what is being written.
+      const body = document.getElementById('reply-body');
+      const keep = body ? { text: body.value, focused: document.activeElement === body } : null;
+      pageMyTicket(view.number, data.cursor, null, keep);
     }
   });
 }

@@ -81,6 +81,13 @@ async function waitForText(page, selector, text, timeout = 15000) {
   );
 }
 
+/** Opens a ticket through the API and waits until the read model has it (read your writes). */
+async function openTicket(ticket) {
+  const opened = await call(base, admin, 'POST', '/api/v1/tickets', ticket, [201]);
+  await call(base, admin, 'GET', `/api/v1/tickets/${opened.number}?after=${opened.consistency_token}`);
+  return opened;
+}
+
 /** Opens the page of `hash` (reloading if it is the current one) and waits until it is ready. */
 async function visit(page, hash) {
   const url = `${base}/ui/${hash}`;
@@ -195,6 +202,8 @@ await step('the agent sees the reply and resolves the ticket', async () => {
   await visit(page, `#/tickets/${number}`);
   await waitForText(page, '.articles', 'INV-4712');
   await waitForText(page, '#ticket-details ~ dl .badge, dl.facts .badge', 'In Bearbeitung');
+  await act(page, 'set_fields', (form) => page.fill(`${form} input[name="field.standort"]`, 'Rathaus, 2.043'));
+  await waitForText(page, 'dl.facts', 'Rathaus, 2.043');
   await act(page, 'link_asset', (form) => page.fill(`${form} input[name=asset]`, 'INV-4712'));
   await waitForText(page, '#ticket-links ~ ul', 'PRN-2OG-01');
   await shot(page, 'ticket');
@@ -205,7 +214,7 @@ await step('the agent sees the reply and resolves the ticket', async () => {
 });
 
 await step('two agents edit one ticket: the later one gets "changed meanwhile" and keeps the text', async () => {
-  const opened = await call(base, admin, 'POST', '/api/v1/tickets', { type: 'incident', title: 'Telefon im Bürgerbüro ohne Freizeichen', requester: { name: 'Bürgerbüro' }, impact: 'medium', urgency: 'medium', queue: 'service-desk' }, [201]);
+  const opened = await openTicket({ type: 'incident', title: 'Telefon im Bürgerbüro ohne Freizeichen', requester: { name: 'Bürgerbüro' }, impact: 'medium', urgency: 'medium', queue: 'service-desk' });
   const other = await loggedIn(browser, base, 'a.schulz', PASSWORD);
   for (const page of [agent.page, other.page]) {
     await visit(page, `#/tickets/${opened.number}`);
@@ -229,10 +238,11 @@ await step('two agents edit one ticket: the later one gets "changed meanwhile" a
 
 await step('user content is shown as text, never as markup', async () => {
   const title = '<img src=x onerror="window.pwned=1">Bildschirm flackert';
-  const opened = await call(base, admin, 'POST', '/api/v1/tickets', { type: 'incident', title, requester: { name: '<b>Max</b>' }, impact: 'low', urgency: 'low', queue: 'service-desk' }, [201]);
+  const opened = await openTicket({ type: 'incident', title, requester: { name: '<b>Max</b>' }, impact: 'low', urgency: 'low', queue: 'service-desk' });
   const page = agent.page;
   await visit(page, `#/tickets/${opened.number}`);
-  assert.ok((await page.textContent('h1')).includes('<img src=x'));
+  const heading = await page.textContent('h1');
+  assert.ok(heading.includes('<img src=x'), `${heading} at ${page.url()}`);
   assert.equal(await page.locator('main img').count(), 0);
   assert.equal(await page.evaluate(() => window.pwned), undefined);
 });
