@@ -263,7 +263,7 @@ function renderFrame() {
   if (isAgent()) {
     links.push(['#/dashboard', t('nav.dashboard')], ['#/tickets', t('nav.worklist')]);
   }
-  if (session.me && (hasRole(['requester']) || !isAgent())) {
+  if (hasRole(['requester'])) {
     links.push(['#/portal', t('nav.portal')], ['#/portal/tickets', t('nav.my_tickets')]);
   }
   if (hasRole(ASSET_READERS)) links.push(['#/assets', t('nav.assets')]);
@@ -1456,7 +1456,7 @@ async function pageAsset(id) {
       'section',
       { 'aria-labelledby': 'asset-history' },
       h('h2', { id: 'asset-history' }, t('ticket.timeline')),
-      h('ol', { class: 'timeline' }, history.entries.map((entry) => h('li', {}, h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)), h('p', {}, show(entry.change))))),
+      h('ol', { class: 'timeline' }, history.items.map((entry) => h('li', {}, h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)), h('p', {}, show(entry.change))))),
     ),
   );
 }
