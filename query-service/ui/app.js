@@ -1019,7 +1019,7 @@ function actionsSection(view, keep) {
     quick.append(
       h(
         'button',
-        { type: 'button', id: 'action-take', 'aria-keyshortcuts': 't', onclick: () => send(view, { type: 'assign', assignee: session.me.user }, null, 'action-take') },
+        { type: 'button', id: 'action-take', 'aria-keyshortcuts': 't', onclick: () => send(view, { type: 'assign', assignee: session.me.user }, null) },
         t('action.take'),
       ),
     );
@@ -1044,7 +1044,7 @@ function actionsSection(view, keep) {
       const data = Object.fromEntries(new FormData(form));
       try {
         const command = await commandOf(type, data, view);
-        await send(view, command, { [type]: data }, `${id}-summary`);
+        await send(view, command, { [type]: data });
       } catch (error) {
         form.prepend(alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
       }
@@ -1064,21 +1064,20 @@ function actionsSection(view, keep) {
  * Sends one command with the version the page shows (`If-Match`). A stale version (412) reloads
  * the ticket with "changed meanwhile" and keeps what was typed; nothing is overwritten.
  */
-async function send(view, command, typed, focus) {
+async function send(view, command, typed) {
   leavePage();
   try {
     const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, command, { 'If-Match': `"${view.version}"` });
     announce(t('action.done', { action: label('action', command.type) }));
-    await pageTicket(view.number, data.consistency_token || undefined, { notice: t('action.done', { action: label('action', command.type) }), kind: 'success', focus: null });
+    await pageTicket(view.number, data.consistency_token || undefined, { notice: t('action.done', { action: label('action', command.type) }), kind: 'success' });
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.status === 412) {
       await pageTicket(view.number, undefined, { notice: t('error.changed_meanwhile'), kind: 'warning', forms: typed || {} });
       return;
     }
-    const notice = document.getElementById('ticket-notice');
-    put(notice, alertBox(error.message_()));
-    if (focus) document.getElementById(focus)?.focus();
+    // Refused: the page as it is now, the reason on top, the input kept.
+    await pageTicket(view.number, undefined, { notice: error.message_(), kind: 'error', forms: typed || {} });
   }
 }
 

@@ -236,6 +236,20 @@ await step('two agents edit one ticket: the later one gets "changed meanwhile" a
   await other.context.close();
 });
 
+await step('a refused command says why and keeps the input', async () => {
+  const page = agent.page;
+  await page.click('#action-merge-summary');
+  await page.fill('#action-merge-form input[name=into]', '2026-999999');
+  await page.click('#action-merge-form button[type=submit]');
+  await waitForText(page, '#action-merge-form [role=alert]', 'nicht gefunden');
+  assert.equal(await page.inputValue('#action-merge-form input[name=into]'), '2026-999999');
+  await page.click('#action-resolve-summary');
+  await page.fill('#action-resolve-form textarea[name=text]', 'x'.repeat(70000));
+  await page.click('#action-resolve-form button[type=submit]');
+  await waitForText(page, '#ticket-notice [role=alert]', 'Ungültig');
+  assert.equal((await page.inputValue('#action-resolve-form textarea[name=text]')).length, 70000);
+});
+
 await step('user content is shown as text, never as markup', async () => {
   const title = '<img src=x onerror="window.pwned=1">Bildschirm flackert';
   const opened = await openTicket({ type: 'incident', title, requester: { name: '<b>Max</b>' }, impact: 'low', urgency: 'low', queue: 'service-desk' });
