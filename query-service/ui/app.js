@@ -1163,31 +1163,14 @@ function answerOf(formField, control) {
   return control.value;
 }
 
-async function pageReport() {
-  const serviceName = params().get('service');
-  let service = null;
-  if (serviceName) {
-    const services = await get('/api/v1/config/services');
-    service = services.find((item) => item.name === serviceName && !item.retired) || null;
-  }
-  const form = service ? service.definition.form : [];
-  const errors = h('div', {});
-  const title = h('input', { name: 'title', required: true, maxlength: 200 });
-  const description = h('textarea', { name: 'description', rows: 6 });
-  const urgency = select('urgency', LEVELS.map((level) => [level, label('urgency', level)]), 'medium');
+/**
+ * The controls of a catalog form: `elements` to show, `answers()` of the visible fields, and
+ * `controls` by key. A field with `visible_if` shows (and is sent) only for that answer.
+ */
+function catalogForm(form) {
   const wrappers = new Map();
   const controls = new Map();
-  const dynamic = form.map((formField) => {
-    const control = formControl(formField);
-    controls.set(formField.key, control);
-    const text = `${localized(formField.label)}${formField.required ? ` (${t('portal.required')})` : ''}`;
-    const wrapper = field(text, control, formField.help ? localized(formField.help) : null);
-    wrappers.set(formField.key, wrapper);
-    control.addEventListener('change', () => update());
-    control.addEventListener('input', () => update());
-    return wrapper;
-  });
-  const answers = () => {
+  const current = () => {
     const result = {};
     for (const formField of form) {
       const value = answerOf(formField, controls.get(formField.key));
@@ -1196,67 +1179,99 @@ async function pageReport() {
     return result;
   };
   const update = () => {
-    const current = answers();
+    const answers = current();
     for (const formField of form) {
-      const shown = visible(formField, current, form);
-      const wrapper = wrappers.get(formField.key);
-      wrapper.hidden = !shown;
+      const shown = visible(formField, answers, form);
+      wrappers.get(formField.key).hidden = !shown;
       controls.get(formField.key).disabled = !shown;
     }
   };
+  const elements = form.map((formField) => {
+    const control = formControl(formField);
+    controls.set(formField.key, control);
+    const text = `${localized(formField.label)}${formField.required ? ` (${t('portal.required')})` : ''}`;
+    const wrapper = field(text, control, formField.help ? localized(formField.help) : null);
+    wrappers.set(formField.key, wrapper);
+    control.addEventListener('change', update);
+    control.addEventListener('input', update);
+    return wrapper;
+  });
   update();
+  const answers = () => {
+    const all = current();
+    return Object.fromEntries(Object.entries(all).filter(([key]) => visible(form.find((formField) => formField.key === key), all, form)));
+  };
+  return { elements, answers, controls };
+}
+
+/** The new ticket a portal form describes. */
+function reportedTicket(service, inputs, fields) {
+  return {
+    type: service ? service.definition.default_ticket_type : 'incident',
+    title: inputs.title.value.trim(),
+    description: inputs.description.value,
+    requester: { name: session.me.user },
+    impact: 'low',
+    urgency: inputs.urgency.value,
+    channel: 'portal',
+    ...(service ? { service_id: service.name, category_id: service.definition.category, fields } : {}),
+  };
+}
+
+/** Shows a refusal of the portal form and moves the focus to the field it names. */
+function showRefusal(errors, error, controls) {
+  errors.append(alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
+  const named = ((error.problem || {}).field || '').replace(/^fields\./, '');
+  const control = controls.get(named);
+  if (control) {
+    control.setAttribute('aria-invalid', 'true');
+    control.focus();
+  }
+}
+
+async function pageReport() {
+  const serviceName = params().get('service');
+  const services = serviceName ? await get('/api/v1/config/services') : [];
+  const service = services.find((item) => item.name === serviceName && !item.retired) || null;
+  const catalog = catalogForm(service ? service.definition.form : []);
+  const errors = h('div', {});
+  const inputs = {
+    title: h('input', { name: 'title', required: true, maxlength: 200 }),
+    description: h('textarea', { name: 'description', rows: 6 }),
+    urgency: select('urgency', LEVELS.map((level) => [level, label('urgency', level)]), 'medium'),
+  };
+  const controls = new Map([...catalog.controls, ['title', inputs.title]]);
+  // One key per filled-in form: a double submit opens one ticket; a refusal gets a new key.
+  let idempotencyKey = crypto.randomUUID();
   const element = h(
     'form',
     { class: 'card', novalidate: true },
     errors,
     h('p', {}, t('portal.required_note')),
-    field(`${t('portal.subject')} (${t('portal.required')})`, title, t('portal.subject_help')),
-    field(t('portal.description'), description, t('portal.description_help')),
-    field(t('portal.urgency'), urgency, t('portal.urgency_help')),
-    dynamic,
+    field(`${t('portal.subject')} (${t('portal.required')})`, inputs.title, t('portal.subject_help')),
+    field(t('portal.description'), inputs.description, t('portal.description_help')),
+    field(t('portal.urgency'), inputs.urgency, t('portal.urgency_help')),
+    catalog.elements,
     h('button', { type: 'submit' }, t('portal.submit')),
   );
   element.addEventListener('submit', async (event) => {
     event.preventDefault();
     put(errors);
-    if (!title.value.trim()) {
-      errors.append(alertBox(t('portal.subject_missing')));
-      title.setAttribute('aria-invalid', 'true');
-      title.focus();
+    if (!inputs.title.value.trim()) {
+      showRefusal(errors, new ApiError(422, { title: t('portal.subject_missing'), field: 'title' }), controls);
       return;
     }
-    const current = answers();
-    const fields = {};
-    for (const formField of form) {
-      if (visible(formField, current, form) && current[formField.key] !== undefined) fields[formField.key] = current[formField.key];
-    }
-    const ticket = {
-      type: service ? service.definition.default_ticket_type : 'incident',
-      title: title.value.trim(),
-      description: description.value,
-      requester: { name: session.me.user },
-      impact: 'low',
-      urgency: urgency.value,
-      channel: 'portal',
-      ...(service ? { service_id: service.name, category_id: service.definition.category, fields } : {}),
-    };
     try {
-      const { data } = await api('POST', '/api/v1/tickets', ticket, { 'Idempotency-Key': crypto.randomUUID() });
+      const ticket = reportedTicket(service, inputs, catalog.answers());
+      const { data } = await api('POST', '/api/v1/tickets', ticket, { 'Idempotency-Key': idempotencyKey });
       location.replace(`#/portal/thanks/${encodeURIComponent(data.number)}`);
     } catch (error) {
-      const problem = error.problem || {};
-      errors.append(alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
-      const key = (problem.field || '').replace(/^fields\./, '');
-      const control = controls.get(key) || (problem.field === 'title' ? title : null);
-      if (control) {
-        control.setAttribute('aria-invalid', 'true');
-        control.focus();
-      } else {
-        errors.focus();
-      }
+      idempotencyKey = crypto.randomUUID();
+      showRefusal(errors, error, controls);
     }
   });
-  render(service ? localized(service.definition.title) : t('portal.report'), service ? h('p', { class: 'lead' }, localized(service.definition.description)) : null, element);
+  const title = service ? localized(service.definition.title) : t('portal.report');
+  render(title, service ? h('p', { class: 'lead' }, localized(service.definition.description)) : null, element);
 }
 
 async function pageThanks(number) {
