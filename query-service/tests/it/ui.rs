@@ -30,7 +30,10 @@ async fn the_ui_files_are_served_with_their_types_and_a_strict_policy() {
     }
     let missing = client.get(app.url("/ui/secret.txt")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
 }
 
 #[tokio::test]
