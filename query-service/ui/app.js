@@ -572,7 +572,16 @@ async function pageWorklist() {
     q: current.get('q') || '',
   };
   const cursors = [''];
-  const overview = await get('/api/v1/queues');
+  let page = 0;
+  /** One page: from the search with a search text (no filters, no paging), else the worklist. */
+  const fetchPage = async () => {
+    if (filters.q) return { items: (await get(`/api/v1/search${query({ q: filters.q, limit: 50 })}`)).items, next: null };
+    const { q, ...rest } = filters;
+    const data = await get(`/api/v1/tickets${query({ ...rest, cursor: cursors[page], limit: 50 })}`);
+    return { items: data.items, next: data.next_cursor || null };
+  };
+  // The queue list (for the filter) and the first page load side by side.
+  const [overview, first] = await Promise.all([get('/api/v1/queues'), fetchPage()]);
   const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': t('worklist.filters') },
@@ -610,23 +619,12 @@ async function pageWorklist() {
   const pager = h('div', { class: 'pager' });
   render(t('worklist.title'), form, results, pager);
 
-  let page = 0;
-  const load = async () => {
-    results.setAttribute('aria-busy', 'true');
-    let items;
-    let next = null;
-    if (filters.q) {
-      items = (await get(`/api/v1/search${query({ q: filters.q, limit: 50 })}`)).items;
-    } else {
-      const { q, ...rest } = filters;
-      const data = await get(`/api/v1/tickets${query({ ...rest, cursor: cursors[page], limit: 50 })}`);
-      items = data.items;
-      next = data.next_cursor || null;
-    }
+  const show = ({ items, next }) => {
     const caption = filters.q ? t('worklist.results_for', { q: filters.q }) : t('worklist.page', { page: page + 1 });
     put(results, ticketTable(items, { caption }));
     results.setAttribute('aria-busy', 'false');
-    put(pager, 
+    put(
+      pager,
       page > 0
         ? h('button', { type: 'button', class: 'secondary', onclick: () => { page -= 1; load(); } }, t('worklist.previous'))
         : null,
@@ -635,7 +633,11 @@ async function pageWorklist() {
         : null,
     );
   };
-  await load();
+  const load = async () => {
+    results.setAttribute('aria-busy', 'true');
+    show(await fetchPage());
+  };
+  show(first);
   selectRow(0);
   const refresh = debounce(() => load().catch(() => {}), 300);
   live.subscribe((kind) => {

@@ -464,16 +464,19 @@ export function localized(text) {
   return (lang() === 'en' && text.en) || text.de;
 }
 
+const timeFormats = new Map();
+
 /** An instant as date and time in Europe/Berlin, in the chosen language's format. */
 export function formatTime(instant) {
   if (!instant) return '–';
   const date = new Date(instant);
   if (Number.isNaN(date.getTime())) return String(instant);
-  return new Intl.DateTimeFormat(lang() === 'en' ? 'en-GB' : 'de-DE', {
-    timeZone: TIME_ZONE,
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  }).format(date);
+  const language = lang();
+  if (!timeFormats.has(language)) {
+    const locale = language === 'en' ? 'en-GB' : 'de-DE';
+    timeFormats.set(language, new Intl.DateTimeFormat(locale, { timeZone: TIME_ZONE, dateStyle: 'medium', timeStyle: 'short' }));
+  }
+  return timeFormats.get(language).format(date);
 }
 
 /** Business minutes as hours and minutes. */
