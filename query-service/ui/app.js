@@ -810,6 +810,19 @@ function timelineSection(view, history) {
   return h('section', { 'aria-labelledby': 'ticket-timeline' }, h('h2', { id: 'ticket-timeline' }, t('ticket.timeline')), list, more);
 }
 
+/** An asset history entry's change as `key: value` lines (objects one level deep, empty left out). */
+function changeList(change) {
+  const lines = [];
+  for (const [key, value] of Object.entries(change || {})) {
+    const nested = value && typeof value === 'object' && !Array.isArray(value);
+    const pairs = nested ? Object.entries(value).map(([inner, innerValue]) => [inner, innerValue]) : [[key, value]];
+    for (const [name, shown] of pairs) {
+      if (shown !== null && shown !== undefined && !(nested && Object.keys(value).length === 0)) lines.push(`${name}: ${show(shown)}`);
+    }
+  }
+  return h('ul', { class: 'changes' }, lines.map((line) => h('li', {}, line)));
+}
+
 function show(value) {
   if (value === null || value === undefined) return '–';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
@@ -1472,7 +1485,7 @@ async function pageAsset(id) {
       'section',
       { 'aria-labelledby': 'asset-history' },
       h('h2', { id: 'asset-history' }, t('ticket.timeline')),
-      h('ol', { class: 'timeline' }, history.items.map((entry) => h('li', {}, h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)), h('p', {}, show(entry.change))))),
+      h('ol', { class: 'timeline' }, history.items.map((entry) => h('li', {}, h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)), changeList(entry.change)))),
     ),
   );
 }
