@@ -343,6 +343,9 @@ impl Config {
     }
 }
 
+/// How long the check of a connection coming back to the pool may take.
+const RELEASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Whether a connection coming back to the pool is outside any transaction; one still inside
 /// one is closed, not handed on. sqlx 0.8 returns a connection whose `begin()` was cancelled in
 /// flight (a client that hung up, a request timeout) with the `BEGIN` done and nothing queued
@@ -355,11 +358,14 @@ pub async fn outside_any_transaction(
 ) -> Result<bool, sqlx::Error> {
     // Inside a transaction begun earlier its start time is not this statement's. A simple
     // query: in the extended protocol each message restarts the statement's clock.
-    let row = sqlx::Executor::fetch_one(
+    let check = sqlx::Executor::fetch_one(
         connection,
         "SELECT transaction_timestamp() <> statement_timestamp() AS stale",
-    )
-    .await?;
+    );
+    // A connection that cannot answer within the bound is closed too.
+    let row = tokio::time::timeout(RELEASE_CHECK_TIMEOUT, check)
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
     let stale: bool = sqlx::Row::try_get(&row, "stale")?;
     if stale {
         tracing::warn!("closing a pooled connection left inside a transaction");

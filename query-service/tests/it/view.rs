@@ -300,4 +300,8 @@ async fn the_view_offers_exactly_the_commands_the_caller_may_send_now() {
     assert!(actions_as(&app, &closed.number, &requester)
         .await
         .is_empty());
+    assert_eq!(
+        actions_as(&app, &assigned.number, &supervisor).await,
+        actions_as(&app, &assigned.number, &agent).await
+    );
 }
