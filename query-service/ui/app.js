@@ -5,7 +5,7 @@
 // catalog defines, and a refusal shows the API's problem+json. Every piece of user content is
 // put into the page as text (`h` appends strings as text nodes), never as markup.
 
-import { t, lang, setLang, label, formatTime, formatMinutes, localized, missingKeys } from './i18n.js';
+import { t, lang, setLang, label, openLabel, formatTime, formatMinutes, localized, missingKeys } from './i18n.js';
 
 const ASSET_READERS = ['agent', 'supervisor', 'asset_manager', 'auditor', 'admin'];
 const AGENTS = ['agent', 'supervisor', 'admin'];
@@ -91,7 +91,15 @@ function leavePage() {
   pageCleanups = [];
 }
 
+/** Thrown by `render` for a page the user has already left. */
+class Navigated extends Error {}
+
+/** The location the page being rendered belongs to (set by the router). */
+let renderingFor = null;
+
 function render(title, ...content) {
+  // A page that finished loading after the user moved on is not shown.
+  if (renderingFor !== null && location.hash !== renderingFor) throw new Navigated();
   // A page rendered again (after a command, a live update) drops the old one's subscriptions.
   leavePage();
   document.title = `${title} – ITSM`;
@@ -109,8 +117,10 @@ function announce(text) {
   }, 30);
 }
 
+/** A message box: errors and warnings interrupt (alert), the rest is announced politely. */
 function alertBox(text, kind = 'error') {
-  return h('div', { class: `alert alert-${kind}`, role: 'alert' }, text);
+  const role = kind === 'error' || kind === 'warning' ? 'alert' : 'status';
+  return h('div', { class: `alert alert-${kind}`, role }, text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,6 +147,8 @@ async function api(method, path, body, headers = {}) {
   const init = {
     method,
     credentials: 'same-origin',
+    // Reads differ by caller: never from or into the browser's cache (a shared PC).
+    cache: 'no-store',
     headers: { Accept: 'application/json', 'Accept-Language': lang(), ...headers },
   };
   if (body !== undefined) {
@@ -157,6 +169,11 @@ async function api(method, path, body, headers = {}) {
     endSession();
     location.hash = '#/login';
     throw new ApiError(401, data || {});
+  }
+  if (response.status === 403 && data && data.code === 'csrf_token_invalid') {
+    // This browser lost the session's CSRF token: log in again.
+    endSession();
+    location.hash = '#/login';
   }
   if (!response.ok) throw new ApiError(response.status, data || {});
   return { data, headers: response.headers };
@@ -183,7 +200,9 @@ const live = {
   source: null,
   listeners: new Set(),
   start() {
-    if (this.source || !session.me) return;
+    if (!session.me) return;
+    // A stream the browser gave up on (401 or 503 on reconnect) is opened again.
+    if (this.source && this.source.readyState !== EventSource.CLOSED) return;
     this.source = new EventSource('/api/v1/events/stream');
     const dispatch = (kind) => (event) => {
       let data = null;
@@ -299,7 +318,8 @@ function renderFrame() {
     ? [
         h('span', { class: 'user' }, t('signed_in_as'), ' ', h('strong', {}, session.me.user)),
         h('span', { id: 'live', class: 'live live-off', role: 'status' }, t('live.off')),
-        h('button', { type: 'button', class: 'secondary', onclick: logout }, t('logout')),
+        h('button', { type: 'button', class: 'secondary', id: 'shortcuts', onclick: showHelp }, t('keys.title')),
+        h('button', { type: 'button', class: 'secondary', id: 'logout', onclick: logout }, t('logout')),
       ]
     : [];
   put(document.getElementById('top'), 
@@ -313,8 +333,12 @@ function renderFrame() {
 async function logout() {
   try {
     await api('POST', '/api/v1/logout');
-  } catch {
-    // The session ends here whatever the server says.
+  } catch (error) {
+    // Only a session the server no longer knows is over; otherwise it would still be valid.
+    if (!(error instanceof ApiError) || error.status !== 401) {
+      put(main(), h('h1', { tabindex: '-1' }, t('error.title')), alertBox(t('error.logout_failed')));
+      return;
+    }
   }
   endSession();
   location.hash = '#/login';
@@ -346,6 +370,8 @@ function params() {
 
 async function route() {
   leavePage();
+  const hash = location.hash;
+  renderingFor = hash;
   main().removeAttribute('data-ready');
   const path = location.hash.split('?')[0] || '#/';
   if (!session.me && path !== '#/login') {
@@ -367,9 +393,12 @@ async function route() {
     try {
       await page(...match.slice(1).map(decodeURIComponent));
     } catch (error) {
+      if (error instanceof Navigated) return;
       if (error instanceof ApiError && error.status === 401) return;
+      if (location.hash !== hash) return;
       render(t('error.title'), alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
     }
+    if (location.hash !== hash) return;
     main().dataset.route = location.hash;
     main().setAttribute('data-ready', '');
     return;
@@ -539,14 +568,16 @@ async function pageDashboard() {
       get(`/api/v1/tickets${query({ sla: 'breached', sort: 'due', limit: 10 })}`),
       get(`/api/v1/tickets${query({ assignee: 'me', sort: 'priority', limit: 20 })}`),
     ]);
-    put(warning, 
-      h('h2', { id: 'dash-sla' }, t('dashboard.sla')),
-      ticketTable(atRisk.items, { caption: t('dashboard.sla_warning') }),
-      ticketTable(breached.items, { caption: t('dashboard.sla_breached') }),
+    keepingRowFocus(warning, () =>
+      put(
+        warning,
+        h('h2', { id: 'dash-sla' }, t('dashboard.sla')),
+        ticketTable(atRisk.items, { caption: t('dashboard.sla_warning') }),
+        ticketTable(breached.items, { caption: t('dashboard.sla_breached') }),
+      ),
     );
-    put(mine, 
-      h('h2', { id: 'dash-mine' }, t('dashboard.mine')),
-      ticketTable(assigned.items, { caption: t('dashboard.mine') }),
+    keepingRowFocus(mine, () =>
+      put(mine, h('h2', { id: 'dash-mine' }, t('dashboard.mine')), ticketTable(assigned.items, { caption: t('dashboard.mine') })),
     );
   };
   const [overview] = await Promise.all([get('/api/v1/queues'), showLists()]);
@@ -615,13 +646,13 @@ async function pageWorklist() {
     const data = Object.fromEntries(new FormData(form));
     go(`#/tickets${query(data)}`);
   });
-  const results = h('div', { id: 'worklist-results', 'aria-live': 'polite', 'aria-busy': 'true' });
+  const results = h('div', { id: 'worklist-results', 'aria-busy': 'true' });
   const pager = h('div', { class: 'pager' });
   render(t('worklist.title'), form, results, pager);
 
   const show = ({ items, next }) => {
     const caption = filters.q ? t('worklist.results_for', { q: filters.q }) : t('worklist.page', { page: page + 1 });
-    put(results, ticketTable(items, { caption }));
+    keepingRowFocus(results, () => put(results, ticketTable(items, { caption })));
     results.setAttribute('aria-busy', 'false');
     put(
       pager,
@@ -643,6 +674,17 @@ async function pageWorklist() {
   live.subscribe((kind) => {
     if (kind === 'ticket' || kind === 'resync') refresh();
   });
+}
+
+/**
+ * Runs `update` (which re-renders ticket rows inside `container`) and puts the focus back on the
+ * link of the row that had it, so a live refresh does not throw a keyboard user out.
+ */
+function keepingRowFocus(container, update) {
+  const row = document.activeElement && document.activeElement.closest && document.activeElement.closest('tr[data-number]');
+  const number = row && container.contains(row) ? row.dataset.number : null;
+  update();
+  if (number) container.querySelector(`tr[data-number="${CSS.escape(number)}"] a`)?.focus();
 }
 
 /** The worklist row the j/k shortcuts are on. */
@@ -715,6 +757,12 @@ function definitionList(rows) {
   );
 }
 
+/** An additional field's label from the service's form, else its key. */
+function fieldLabel(view, key) {
+  const formField = (view.serviceForm || []).find((candidate) => candidate.key === key);
+  return formField ? localized(formField.label) : key;
+}
+
 function detailsSection(view) {
   const requester = [view.requester.name, view.requester.email, view.requester.phone].filter(Boolean).join(' · ');
   const fields = Object.entries(view.fields || {});
@@ -734,9 +782,9 @@ function detailsSection(view) {
       [t('col.opened'), formatTime(view.opened_at)],
       [t('col.updated'), formatTime(view.updated_at)],
       [t('ticket.pending'), view.pending_reason ? `${label('pending', view.pending_reason)}${view.pending_until ? ` – ${formatTime(view.pending_until)}` : ''}` : null],
-      [t('ticket.resolution'), view.resolution_code ? `${view.resolution_code}: ${view.resolution_text || ''}` : null],
+      [t('ticket.resolution'), view.resolution_code ? `${openLabel('resolution', view.resolution_code)}: ${view.resolution_text || ''}` : null],
       [t('ticket.tags'), view.tags.length ? view.tags.join(', ') : null],
-      ...fields.map(([key, value]) => [key, typeof value === 'object' ? JSON.stringify(value) : String(value)]),
+      ...fields.map(([key, value]) => [fieldLabel(view, key), show(value)]),
     ]),
     h('h3', {}, t('ticket.description')),
     h('p', { class: 'text' }, view.description || '–'),
@@ -1083,9 +1131,9 @@ async function send(view, command, typed) {
   leavePage();
   try {
     const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, command, { 'If-Match': `"${view.version}"` });
-    announce(t('action.done', { action: label('action', command.type) }));
     await pageTicket(view.number, data.consistency_token || undefined, { notice: t('action.done', { action: label('action', command.type) }), kind: 'success' });
   } catch (error) {
+    if (error instanceof Navigated) return;
     if (!(error instanceof ApiError)) throw error;
     if (error.status === 412) {
       await pageTicket(view.number, undefined, { notice: t('error.changed_meanwhile'), kind: 'warning', forms: typed || {} });
@@ -1300,8 +1348,9 @@ async function pageThanks(number) {
 
 async function pageMyTickets() {
   const load = async () => get(`/api/v1/tickets${query({ status: 'all', sort: 'updated', limit: 50 })}`);
-  const list = h('div', { 'aria-live': 'polite' });
-  const show = (page) => put(list, ticketTable(page.items, { caption: t('portal.my_tickets'), linkBase: '#/portal/tickets/', agent: false }));
+  const list = h('div', {});
+  const show = (page) =>
+    keepingRowFocus(list, () => put(list, ticketTable(page.items, { caption: t('portal.my_tickets'), linkBase: '#/portal/tickets/', agent: false })));
   show(await load());
   render(t('portal.my_tickets'), h('p', {}, h('a', { class: 'button', href: '#/portal/new' }, t('portal.report'))), list);
   const refresh = debounce(async () => show(await load()), 300);
@@ -1319,8 +1368,12 @@ async function pageMyTicket(reference, after, notice, typed) {
     ? (() => {
         const body = h('textarea', { name: 'body', rows: 5, required: true, id: 'reply-body', value: typed && typed.text });
         const form = h('form', { class: 'card', 'aria-labelledby': 'reply-title' }, h('h2', { id: 'reply-title' }, t('portal.reply')), field(t('portal.your_message'), body), h('button', { type: 'submit' }, t('portal.send')));
+        // One key per written message: a double submit or a retry records it once.
+        let idempotencyKey = crypto.randomUUID();
+        const submit = form.querySelector('button[type=submit]');
         form.addEventListener('submit', async (event) => {
           event.preventDefault();
+          if (submit.disabled) return;
           if (!body.value.trim()) {
             put(errors, alertBox(t('portal.message_missing')));
             body.focus();
@@ -1329,9 +1382,14 @@ async function pageMyTicket(reference, after, notice, typed) {
           try {
             // The page is rendered anew with the answer: no live update may render it meanwhile.
             leavePage();
-            const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, { type: 'add_requester_message', body: body.value, channel: 'portal' });
+            submit.disabled = true;
+            const message = { type: 'add_requester_message', body: body.value, channel: 'portal' };
+            const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, message, { 'Idempotency-Key': idempotencyKey });
             await pageMyTicket(view.number, data.consistency_token || undefined, t('portal.sent'));
           } catch (error) {
+            if (error instanceof Navigated) return;
+            submit.disabled = false;
+            if (error instanceof ApiError && error.status >= 400 && error.status < 500) idempotencyKey = crypto.randomUUID();
             put(errors, alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
           }
         });
@@ -1529,12 +1587,12 @@ document.addEventListener('keydown', (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target.closest && target.closest('input, textarea, select, [contenteditable], dialog')) return;
+  if (!shortcutsOn() || !session.me) return;
   if (event.key === '?') {
     event.preventDefault();
     showHelp();
     return;
   }
-  if (!shortcutsOn() || !session.me) return;
   if (pendingG) {
     pendingG = false;
     if (event.key === 'd') go('#/dashboard');

@@ -24,6 +24,7 @@ const MESSAGES = {
     'error.network': 'Der Server ist nicht erreichbar. Bitte prüfen Sie die Verbindung.',
     'error.forbidden_title': 'Kein Zugriff',
     'error.forbidden': 'Dafür fehlt Ihnen die Berechtigung.',
+    'error.logout_failed': 'Die Abmeldung hat nicht geklappt; Sie sind noch angemeldet. Bitte versuchen Sie es erneut.',
     'error.changed_meanwhile':
       'Das Ticket wurde inzwischen geändert. Die aktuelle Fassung ist geladen; Ihre Eingabe ist erhalten – bitte prüfen und erneut senden.',
     'login.title': 'Anmelden',
@@ -205,6 +206,7 @@ const MESSAGES = {
     'error.network': 'The server cannot be reached. Please check the connection.',
     'error.forbidden_title': 'No access',
     'error.forbidden': 'You do not have the right to do this.',
+    'error.logout_failed': 'Signing out did not work; you are still signed in. Please try again.',
     'error.changed_meanwhile':
       'The ticket was changed meanwhile. The current version is loaded and your input is kept – please check it and send it again.',
     'login.title': 'Sign in',
@@ -455,6 +457,13 @@ export function label(kind, value) {
     return value;
   }
   return names[value];
+}
+
+/** The name of `value` of an open set of `kind` (resolution codes are free text): the value
+ * itself when it has no name, without counting it as untranslated. */
+export function openLabel(kind, value) {
+  const names = LABELS[lang()][kind] || {};
+  return names[value] ?? value;
 }
 
 /** A `{de, en}` text of the configuration in the chosen language (German if no English). */

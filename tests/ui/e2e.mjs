@@ -192,7 +192,7 @@ await step('the requester sees the answer and replies; the ticket resumes', asyn
   await shot(page, 'portal-ticket');
   await page.fill('#reply-body', 'Die Inventarnummer ist INV-4712.');
   await page.click('form button[type=submit]');
-  await waitForText(page, '[role=alert]', 'gesendet');
+  await waitForText(page, '.alert-success', 'gesendet');
   await waitForText(page, '.articles', 'INV-4712');
   await waitForText(page, 'dl.facts .badge', 'In Bearbeitung');
 });
@@ -258,6 +258,8 @@ await step('user content is shown as text, never as markup', async () => {
   const heading = await page.textContent('h1');
   assert.ok(heading.includes('<img src=x'), `${heading} at ${page.url()}`);
   assert.equal(await page.locator('main img').count(), 0);
+  assert.ok((await page.textContent('dl.facts')).includes('<b>Max</b>'));
+  assert.equal(await page.locator('main dl b').count(), 0);
   assert.equal(await page.evaluate(() => window.pwned), undefined);
 });
 
@@ -302,8 +304,12 @@ for (const language of ['de', 'en']) {
   });
 }
 
-await step('the keyboard help opens with ? and single-key shortcuts can be switched off', async () => {
+await step('single-key shortcuts work, are listed under ? and can be switched off and on again', async () => {
   const page = agent.page;
+  await visit(page, `#/tickets/${number}`);
+  await page.keyboard.press('g');
+  await page.keyboard.press('d');
+  await page.waitForURL(/#\/dashboard$/);
   await visit(page, `#/tickets/${number}`);
   await page.keyboard.press('?');
   await page.waitForSelector('#help-dialog[open]');
@@ -311,9 +317,15 @@ await step('the keyboard help opens with ? and single-key shortcuts can be switc
   await page.keyboard.press('Escape');
   await page.keyboard.press('g');
   await page.keyboard.press('d');
+  await page.keyboard.press('?');
   await page.waitForTimeout(300);
-  assert.match(page.url(), /#\/tickets\//, 'shortcuts are off');
-  await page.evaluate(() => localStorage.removeItem('itsm.shortcuts'));
+  assert.match(page.url(), /#\/tickets\//, 'g d does nothing while shortcuts are off');
+  assert.equal(await page.locator('#help-dialog[open]').count(), 0, '? does nothing either');
+  await page.click('#shortcuts');
+  await page.waitForSelector('#help-dialog[open]');
+  await page.click('#shortcuts-on');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.evaluate(() => localStorage.getItem('itsm.shortcuts')), 'on');
 });
 
 await step('no page error or console error in any session', async () => {
@@ -323,7 +335,7 @@ await step('no page error or console error in any session', async () => {
 await step('logging out ends the session', async () => {
   const page = requester.page;
   await visit(page, `#/portal`);
-  await page.click('header button.secondary');
+  await page.click('#logout');
   await page.waitForURL(/#\/login$/);
   const status = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
   assert.equal(status, 401);

@@ -2,7 +2,7 @@
 //! user management (register, change roles or profile, disable, enable, set a password).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -146,6 +146,11 @@ pub async fn logout(
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = sessions::expired_cookie();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
+    // What the browser kept of this session's reads goes with it (a shared PC).
+    response.headers_mut().insert(
+        HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cache\""),
+    );
     Ok(response)
 }
 
