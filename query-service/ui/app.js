@@ -1359,8 +1359,16 @@ async function pageMyTickets() {
   });
 }
 
-async function pageMyTicket(reference, after, notice, typed) {
+/** The reply being written on a requester's ticket page, read when the page is rendered anew. */
+function replyInProgress() {
+  const body = document.getElementById('reply-body');
+  return body ? { text: body.value, focused: document.activeElement === body } : null;
+}
+
+async function pageMyTicket(reference, after, notice, keepReply) {
   const view = await loadTicket(reference, after);
+  // Read what is being written only now, after the fetch: nothing typed meanwhile is lost.
+  const typed = keepReply ? replyInProgress() : null;
   const conversation = view.articles.filter((article) => article.kind !== 'internal_note');
   const errors = h('div', {});
   if (notice) errors.append(alertBox(notice, 'success'));
@@ -1429,9 +1437,7 @@ async function pageMyTicket(reference, after, notice, typed) {
   live.subscribe((kind, data) => {
     if (kind === 'ticket' && data && data.id === view.id && data.version > view.version) {
       // Show the news, keep what is being written.
-      const body = document.getElementById('reply-body');
-      const keep = body ? { text: body.value, focused: document.activeElement === body } : null;
-      pageMyTicket(view.number, data.cursor, null, keep);
+      pageMyTicket(view.number, data.cursor, null, true).catch(() => {});
     }
   });
 }
