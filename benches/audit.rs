@@ -46,8 +46,9 @@
 mod support;
 
 use support::{
-    cores, fresh_database, load_context, mean, ms, number_arg, per_second, percentile, pool_of,
-    read_pass, remove, Pass,
+    cores, fresh_database, given_or, load_context, mean, ms, number_arg, per_second, percentile,
+    pool_of, print_summary, read_pass, remove, write_report, Pass, SummaryColumns, SummaryRow,
+    Target,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -158,7 +159,7 @@ async fn main() -> Result<()> {
         result?;
     }
     println!();
-    print_summary(&report.checks);
+    print_summary(&report.checks, SUMMARY_COLUMNS);
     println!("\ntotal run time {:.1} s", started.elapsed().as_secs_f64());
     write_json(&options, &report, started.elapsed())
 }
@@ -209,11 +210,7 @@ impl Options {
             sections = vec![Section::AsOf, Section::Verify];
         }
         let number = |name: &str, full: f64, smoke: f64| {
-            numbers
-                .iter()
-                .rev()
-                .find(|(given, _)| given == name)
-                .map_or(if quick { smoke } else { full }, |(_, value)| *value)
+            given_or(&numbers, name, if quick { smoke } else { full })
         };
         let options = Options {
             quick,
@@ -308,12 +305,6 @@ enum Unit {
     Ratio,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    AtLeast(f64),
-    AtMost(f64),
-}
-
 /// A figure of the summary, with its target when it has one.
 #[derive(Debug)]
 struct Check {
@@ -323,30 +314,15 @@ struct Check {
     target: Option<Target>,
 }
 
+/// The summary table's column widths.
+const SUMMARY_COLUMNS: SummaryColumns = SummaryColumns {
+    name: 50,
+    value: 12,
+    target: 12,
+    rule: 86,
+};
+
 impl Check {
-    fn met(&self) -> Option<bool> {
-        self.target.map(|target| match target {
-            Target::AtLeast(bound) => self.value >= bound,
-            Target::AtMost(bound) => self.value <= bound,
-        })
-    }
-
-    fn format(&self, value: f64) -> String {
-        match self.unit {
-            Unit::Milliseconds => format!("{value:.2} ms"),
-            Unit::PerSecond => format!("{value:.0}/s"),
-            Unit::Ratio => format!("{:.1} %", value * 100.0),
-        }
-    }
-
-    fn target_text(&self) -> String {
-        match self.target {
-            Some(Target::AtLeast(bound)) => format!("≥ {}", self.format(bound)),
-            Some(Target::AtMost(bound)) => format!("≤ {}", self.format(bound)),
-            None => String::new(),
-        }
-    }
-
     fn to_json(&self) -> Value {
         json!({
             "name": self.name.trim(),
@@ -362,6 +338,28 @@ impl Check {
     }
 }
 
+impl SummaryRow for Check {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn target(&self) -> Option<Target> {
+        self.target
+    }
+
+    fn format(&self, value: f64) -> String {
+        match self.unit {
+            Unit::Milliseconds => format!("{value:.2} ms"),
+            Unit::PerSecond => format!("{value:.0}/s"),
+            Unit::Ratio => format!("{:.1} %", value * 100.0),
+        }
+    }
+}
+
 fn check(name: &str, value: f64, unit: Unit, target: Option<Target>) -> Check {
     Check {
         name: name.to_owned(),
@@ -371,50 +369,22 @@ fn check(name: &str, value: f64, unit: Unit, target: Option<Target>) -> Check {
     }
 }
 
-fn print_summary(checks: &[Check]) {
-    println!("{:<50} {:>12} {:>12}  result", "summary", "value", "target");
-    println!("{}", "-".repeat(86));
-    for check in checks {
-        let result = match check.met() {
-            Some(true) => "met",
-            Some(false) => "MISSED",
-            None => "",
-        };
-        println!(
-            "{:<50} {:>12} {:>12}  {}",
-            check.name,
-            check.format(check.value),
-            check.target_text(),
-            result
-        );
-    }
-}
-
 fn write_json(options: &Options, report: &Report, run_time: Duration) -> Result<()> {
-    let document = json!({
-        "benchmark": "audit",
-        "recorded_at": Utc::now(),
-        "cores": cores(),
-        "settings": {
-            "quick": options.quick,
-            "events": options.events,
-            "iterations": options.iterations,
-            "warmup_iterations": options.warmup_iterations,
-            "ticket_events": options.ticket_events,
-            "read_batch": READ_BATCH,
-        },
-        "sections": report.sections,
-        "summary": report.checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-        "run_seconds": run_time.as_secs_f64(),
+    let settings = json!({
+        "quick": options.quick,
+        "events": options.events,
+        "iterations": options.iterations,
+        "warmup_iterations": options.warmup_iterations,
+        "ticket_events": options.ticket_events,
+        "read_batch": READ_BATCH,
     });
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&directory)
-        .with_context(|| format!("creating {}", directory.display()))?;
-    let path = directory.join("audit.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON written to {}", path.display());
-    Ok(())
+    write_report(
+        "audit",
+        settings,
+        &report.sections,
+        report.checks.iter().map(Check::to_json).collect(),
+        run_time,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@
 
 mod support;
 
-use support::{load_context, ms};
+use support::{http_client, load_context, ms, write_document, Server};
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -63,10 +63,6 @@ const APP_POOL_CONNECTIONS: u32 = 32;
 const FILL_CLIENTS: usize = 16;
 /// Bound on filling the long-stream ticket.
 const FILL_TIME_MAX: Duration = Duration::from_secs(300);
-/// Bound on one HTTP request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on the server's graceful shutdown.
-const SHUTDOWN_TIME_MAX: Duration = Duration::from_secs(10);
 /// Warm-up of the later slices of the long-stream comparison (a new connection; the cache is warm).
 const SLICE_WARMUP: Duration = Duration::from_millis(200);
 /// Commands timed after the cold one, for the warm figure beside it.
@@ -165,7 +161,7 @@ async fn run(options: &Options, db: &TestDatabase, started: Instant) -> Result<(
         .await
         .context("connecting the service's pool")?;
     let master_key = MasterKey::generate();
-    let server = Server::start(&app_pool, &master_key).await?;
+    let server = start_server(&app_pool, &master_key).await?;
     let token = command_service::auth::issue_token(&app_pool, "bench", &["agent".into()], None)
         .await
         .context("issuing a token")?;
@@ -258,7 +254,7 @@ async fn run(options: &Options, db: &TestDatabase, started: Instant) -> Result<(
     let filled = fill_long_ticket(options, &api, &db.owner_pool).await?;
     // Restart: a new AppState has no cached tickets or keys. Tokens live in the database.
     server.stop().await?;
-    let server = Server::start(&app_pool, &master_key).await?;
+    let server = start_server(&app_pool, &master_key).await?;
     let api = Api {
         base: server.base.clone(),
         token: api.token.clone(),
@@ -385,59 +381,21 @@ async fn run(options: &Options, db: &TestDatabase, started: Instant) -> Result<(
         "errors": errors,
         "run_seconds": started.elapsed().as_secs_f64(),
     });
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&directory)
-        .with_context(|| format!("creating {}", directory.display()))?;
-    let path = directory.join("commands.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON written to {}", path.display());
-    Ok(())
+    write_document("commands", &report)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The service under test.
 
-#[derive(Debug)]
-struct Server {
-    base: String,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    /// The command API with a new `AppState` (empty caches) on `127.0.0.1:<free port>`.
-    async fn start(pool: &PgPool, master_key: &MasterKey) -> Result<Server> {
-        let state = command_service::AppState::new(command_service::Settings {
-            pool: pool.clone(),
-            master_key: master_key.clone(),
-            policy: domain::ticket::TicketPolicy::default(),
-            body_bytes_max: command_service::BODY_BYTES_MAX_DEFAULT,
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(command_service::serve(
-            listener,
-            command_service::app(state),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Ok(Server {
-            base: format!("http://{address}"),
-            shutdown,
-            task,
-        })
-    }
-
-    async fn stop(self) -> Result<()> {
-        let _ = self.shutdown.send(());
-        tokio::time::timeout(SHUTDOWN_TIME_MAX, self.task)
-            .await
-            .context("server did not stop in time")???;
-        Ok(())
-    }
+/// The command API with a new `AppState` (empty caches) on `127.0.0.1:<free port>`.
+async fn start_server(pool: &PgPool, master_key: &MasterKey) -> Result<Server> {
+    let state = command_service::AppState::new(command_service::Settings {
+        pool: pool.clone(),
+        master_key: master_key.clone(),
+        policy: domain::ticket::TicketPolicy::default(),
+        body_bytes_max: command_service::BODY_BYTES_MAX_DEFAULT,
+    });
+    Server::start(command_service::app(state)).await
 }
 
 #[derive(Clone, Debug)]
@@ -474,13 +432,6 @@ impl Api {
             token: self.token.clone(),
         })
     }
-}
-
-fn http_client() -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?)
 }
 
 /// Sends one `add_note`; `Err` with status and body unless the answer is `200`.

@@ -48,7 +48,10 @@
 
 mod support;
 
-use support::{cores, load_context, ms, number_arg, percentile, pool_of, remove};
+use support::{
+    cores, given_or, http_client, load_context, ms, number_arg, percentile, pool_of, print_summary,
+    remove, write_report, Server, SummaryColumns, SummaryRow, Target,
+};
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -57,7 +60,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use command_service::codec;
 use domain::ticket::TicketEvent;
@@ -126,10 +128,6 @@ const INSERT_PARTS: u64 = 2;
 const SEARCH_WORD: &str = "Dockingstation";
 const WORKLIST_PAGE_ROWS: u32 = 50;
 const SEARCH_HITS: u32 = 20;
-/// Bound on one HTTP request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on a server's graceful shutdown.
-const SHUTDOWN_TIME_MAX: Duration = Duration::from_secs(10);
 /// Bound on the projector's shutdown.
 const RUNNER_STOP_TIME_MAX: Duration = Duration::from_secs(10);
 
@@ -204,7 +202,7 @@ async fn main() -> Result<()> {
         result?;
     }
     println!();
-    print_summary(&report.checks);
+    print_summary(&report.checks, SUMMARY_COLUMNS);
     println!("\ntotal run time {:.1} s", started.elapsed().as_secs_f64());
     write_json(&options, &report, started.elapsed())
 }
@@ -277,11 +275,7 @@ impl Options {
             sections = vec![Section::Rebuild, Section::Lag, Section::Worklist];
         }
         let number = |name: &str, full: f64, smoke: f64| {
-            numbers
-                .iter()
-                .rev()
-                .find(|(given, _)| given == name)
-                .map_or(if quick { smoke } else { full }, |(_, value)| *value)
+            given_or(&numbers, name, if quick { smoke } else { full })
         };
         let options = Options {
             quick,
@@ -380,45 +374,6 @@ impl Rng {
     }
 }
 
-/// An axum router served on `127.0.0.1:<free port>` until stopped.
-#[derive(Debug)]
-struct Server {
-    base: String,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(router: Router) -> Result<Server> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(command_service::serve(listener, router, async move {
-            let _ = stopped.await;
-        }));
-        Ok(Server {
-            base: format!("http://{address}"),
-            shutdown,
-            task,
-        })
-    }
-
-    async fn stop(self) -> Result<()> {
-        let _ = self.shutdown.send(());
-        tokio::time::timeout(SHUTDOWN_TIME_MAX, self.task)
-            .await
-            .context("server did not stop in time")???;
-        Ok(())
-    }
-}
-
-fn http_client() -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?)
-}
-
 fn runner_settings(pool: &PgPool, batch_size: u32, role: &str) -> RunnerSettings {
     let random = Uuid::new_v4().simple().to_string();
     RunnerSettings {
@@ -445,12 +400,6 @@ enum Unit {
     Milliseconds,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    AtLeast(f64),
-    AtMost(f64),
-}
-
 /// A figure of the summary, with its target when it has one.
 #[derive(Debug)]
 struct Check {
@@ -460,29 +409,15 @@ struct Check {
     target: Option<Target>,
 }
 
+/// The summary table's column widths.
+const SUMMARY_COLUMNS: SummaryColumns = SummaryColumns {
+    name: 46,
+    value: 11,
+    target: 10,
+    rule: 78,
+};
+
 impl Check {
-    fn met(&self) -> Option<bool> {
-        self.target.map(|target| match target {
-            Target::AtLeast(bound) => self.value >= bound,
-            Target::AtMost(bound) => self.value <= bound,
-        })
-    }
-
-    fn format(&self, value: f64) -> String {
-        match self.unit {
-            Unit::Percent => format!("{:.1} %", value * 100.0),
-            Unit::Milliseconds => format!("{value:.1} ms"),
-        }
-    }
-
-    fn target_text(&self) -> String {
-        match self.target {
-            Some(Target::AtLeast(bound)) => format!("≥ {}", self.format(bound)),
-            Some(Target::AtMost(bound)) => format!("≤ {}", self.format(bound)),
-            None => String::new(),
-        }
-    }
-
     fn to_json(&self) -> Value {
         json!({
             "name": self.name,
@@ -491,6 +426,27 @@ impl Check {
             "target": self.target_text(),
             "met": self.met(),
         })
+    }
+}
+
+impl SummaryRow for Check {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn target(&self) -> Option<Target> {
+        self.target
+    }
+
+    fn format(&self, value: f64) -> String {
+        match self.unit {
+            Unit::Percent => format!("{:.1} %", value * 100.0),
+            Unit::Milliseconds => format!("{value:.1} ms"),
+        }
     }
 }
 
@@ -503,54 +459,26 @@ fn check(name: &str, value: f64, unit: Unit, target: Option<Target>) -> Check {
     }
 }
 
-fn print_summary(checks: &[Check]) {
-    println!("{:<46} {:>11} {:>10}  result", "summary", "value", "target");
-    println!("{}", "-".repeat(78));
-    for check in checks {
-        let result = match check.met() {
-            Some(true) => "met",
-            Some(false) => "MISSED",
-            None => "",
-        };
-        println!(
-            "{:<46} {:>11} {:>10}  {}",
-            check.name,
-            check.format(check.value),
-            check.target_text(),
-            result
-        );
-    }
-}
-
 fn write_json(options: &Options, report: &Report, run_time: Duration) -> Result<()> {
-    let document = json!({
-        "benchmark": "read_side",
-        "recorded_at": Utc::now(),
-        "cores": cores(),
-        "settings": {
-            "quick": options.quick,
-            "events": options.events,
-            "events_per_append": options.events_per_append,
-            "batch_size": options.batch_size,
-            "lag_rate": options.lag_rate,
-            "lag_seconds": options.lag_run.as_secs_f64(),
-            "rows": options.rows,
-            "read_seconds": options.read_run.as_secs_f64(),
-            "read_warmup_seconds": options.read_warmup.as_secs_f64(),
-            "clients": options.clients,
-        },
-        "sections": report.sections,
-        "summary": report.checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-        "run_seconds": run_time.as_secs_f64(),
+    let settings = json!({
+        "quick": options.quick,
+        "events": options.events,
+        "events_per_append": options.events_per_append,
+        "batch_size": options.batch_size,
+        "lag_rate": options.lag_rate,
+        "lag_seconds": options.lag_run.as_secs_f64(),
+        "rows": options.rows,
+        "read_seconds": options.read_run.as_secs_f64(),
+        "read_warmup_seconds": options.read_warmup.as_secs_f64(),
+        "clients": options.clients,
     });
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&directory)
-        .with_context(|| format!("creating {}", directory.display()))?;
-    let path = directory.join("read_side.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON written to {}", path.display());
-    Ok(())
+    write_report(
+        "read_side",
+        settings,
+        &report.sections,
+        report.checks.iter().map(Check::to_json).collect(),
+        run_time,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,8 +60,8 @@
 mod support;
 
 use support::{
-    cores, fresh_database, load_context, mean, number_arg, per_second, percentile, read_pass,
-    remove, Pass,
+    cores, fresh_database, given_or, load_context, mean, number_arg, per_second, percentile,
+    read_pass, remove, write_report, Pass,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -70,7 +70,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
 use command_service::auth::Actor;
 use command_service::codec;
@@ -260,11 +260,7 @@ impl Options {
             }
         }
         let number = |name: &str, full: f64, smoke: f64| {
-            numbers
-                .iter()
-                .rev()
-                .find(|(given, _)| given == name)
-                .map_or(if quick { smoke } else { full }, |(_, value)| *value)
+            given_or(&numbers, name, if quick { smoke } else { full })
         };
         let options = Options {
             quick,
@@ -418,34 +414,25 @@ fn print_summary(checks: &[Check]) {
 }
 
 fn write_json(options: &Options, report: &Report, run_time: Duration) -> Result<()> {
-    let document = json!({
-        "benchmark": "sla",
-        "recorded_at": Utc::now(),
-        "cores": cores(),
-        "settings": {
-            "quick": options.quick,
-            "tickets": options.tickets,
-            "db": options.db,
-            "db_tickets": options.db_tickets,
-            "chunk_tickets": CHUNK_TICKETS,
-            "sample_every": SAMPLE_EVERY,
-            "projector_batch": PROJECTOR_BATCH,
-            "fill_tasks": FILL_TASKS,
-            "calendar": calendar_definition(),
-            "policy": policy_definition(),
-        },
-        "sections": report.sections,
-        "summary": report.checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-        "run_seconds": run_time.as_secs_f64(),
+    let settings = json!({
+        "quick": options.quick,
+        "tickets": options.tickets,
+        "db": options.db,
+        "db_tickets": options.db_tickets,
+        "chunk_tickets": CHUNK_TICKETS,
+        "sample_every": SAMPLE_EVERY,
+        "projector_batch": PROJECTOR_BATCH,
+        "fill_tasks": FILL_TASKS,
+        "calendar": calendar_definition(),
+        "policy": policy_definition(),
     });
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&directory)
-        .with_context(|| format!("creating {}", directory.display()))?;
-    let path = directory.join("sla.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON written to {}", path.display());
-    Ok(())
+    write_report(
+        "sla",
+        settings,
+        &report.sections,
+        report.checks.iter().map(Check::to_json).collect(),
+        run_time,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -42,7 +42,10 @@
 
 mod support;
 
-use support::{cores, fresh_database, load_context, ms, number_arg, percentile, pool_of, remove};
+use support::{
+    cores, fresh_database, given_or, http_client, load_context, ms, number_arg, percentile,
+    pool_of, print_summary, remove, write_report, Server, SummaryColumns, SummaryRow,
+};
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -50,7 +53,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use axum::Router;
 use chrono::{TimeZone, Utc};
 use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
@@ -92,10 +94,6 @@ const SQL_POOL_CONNECTIONS: u32 = 2;
 const INSERT_PARTS: u64 = 2;
 /// Tickets with SLA clocks, in percent.
 const CLOCK_SHARE_PERCENT: i64 = 85;
-/// Bound on one HTTP request of the probes.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on the server's graceful shutdown.
-const SHUTDOWN_TIME_MAX: Duration = Duration::from_secs(10);
 /// Bound on the browser run (bench.mjs has its own, shorter one).
 const BROWSER_RUN_TIME_MAX: Duration = Duration::from_secs(300);
 /// How long a terminated browser run may take to close Chromium before it is killed.
@@ -176,7 +174,7 @@ async fn main() -> Result<()> {
     remove(db).await;
     let mut report = result?;
     println!();
-    print_summary(&report.checks);
+    print_summary(&report.checks, SUMMARY_COLUMNS);
     println!("\ntotal run time {:.1} s", started.elapsed().as_secs_f64());
     report.run_time = started.elapsed();
     write_json(&options, &report)
@@ -215,11 +213,7 @@ impl Options {
             }
         }
         let number = |name: &str, full: f64, smoke: f64| {
-            numbers
-                .iter()
-                .rev()
-                .find(|(given, _)| given == name)
-                .map_or(if quick { smoke } else { full }, |(_, value)| *value)
+            given_or(&numbers, name, if quick { smoke } else { full })
         };
         let options = Options {
             quick,
@@ -601,38 +595,6 @@ async fn activate_generation(pool: &PgPool, tickets: u64) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The services and the agent.
 
-/// An axum router served on `127.0.0.1:<free port>` until stopped.
-#[derive(Debug)]
-struct Server {
-    base: String,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(router: Router) -> Result<Server> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(command_service::serve(listener, router, async move {
-            let _ = stopped.await;
-        }));
-        Ok(Server {
-            base: format!("http://{address}"),
-            shutdown,
-            task,
-        })
-    }
-
-    async fn stop(self) -> Result<()> {
-        let _ = self.shutdown.send(());
-        tokio::time::timeout(SHUTDOWN_TIME_MAX, self.task)
-            .await
-            .context("server did not stop in time")???;
-        Ok(())
-    }
-}
-
 /// The command and query routes behind the shared edge layers, as `itsm serve` has them
 /// (without NATS: no live updates, and no projector).
 async fn start_services(pool: &PgPool) -> Result<Server> {
@@ -650,13 +612,6 @@ async fn start_services(pool: &PgPool) -> Result<Server> {
         pool.clone(),
     );
     Server::start(router).await
-}
-
-fn http_client() -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()?)
 }
 
 /// What the probes need: the server, the agent's session cookie, a bearer token, the SQL pool.
@@ -1166,23 +1121,15 @@ struct Check {
     at_most: Option<f64>,
 }
 
+/// The summary table's column widths.
+const SUMMARY_COLUMNS: SummaryColumns = SummaryColumns {
+    name: 58,
+    value: 11,
+    target: 11,
+    rule: 90,
+};
+
 impl Check {
-    fn met(&self) -> Option<bool> {
-        self.at_most.map(|bound| self.value <= bound)
-    }
-
-    fn format(&self, value: f64) -> String {
-        match self.unit {
-            Unit::Milliseconds => format!("{value:.1} ms"),
-            Unit::Ratio => format!("{value:.2} ×"),
-        }
-    }
-
-    fn target_text(&self) -> String {
-        self.at_most
-            .map_or_else(String::new, |bound| format!("≤ {}", self.format(bound)))
-    }
-
     fn to_json(&self) -> Value {
         json!({
             "name": self.name,
@@ -1191,6 +1138,27 @@ impl Check {
             "target": self.target_text(),
             "met": self.met(),
         })
+    }
+}
+
+impl SummaryRow for Check {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn target(&self) -> Option<support::Target> {
+        self.at_most.map(support::Target::AtMost)
+    }
+
+    fn format(&self, value: f64) -> String {
+        match self.unit {
+            Unit::Milliseconds => format!("{value:.1} ms"),
+            Unit::Ratio => format!("{value:.2} ×"),
+        }
     }
 }
 
@@ -1280,48 +1248,20 @@ fn limit_checks(limits: &[Latencies]) -> Vec<Check> {
     checks
 }
 
-fn print_summary(checks: &[Check]) {
-    println!("{:<58} {:>11} {:>11}  result", "summary", "value", "target");
-    println!("{}", "-".repeat(90));
-    for check in checks {
-        let result = match check.met() {
-            Some(true) => "met",
-            Some(false) => "MISSED",
-            None => "",
-        };
-        println!(
-            "{:<58} {:>11} {:>11}  {}",
-            check.name,
-            check.format(check.value),
-            check.target_text(),
-            result
-        );
-    }
-}
-
 fn write_json(options: &Options, report: &Report) -> Result<()> {
-    let document = json!({
-        "benchmark": "ui",
-        "recorded_at": Utc::now(),
-        "cores": cores(),
-        "settings": {
-            "quick": options.quick,
-            "tickets": options.tickets,
-            "loads": options.loads,
-            "warmup_loads": WARMUP_LOADS,
-            "samples": options.samples,
-            "worklist_path": WORKLIST_PATH,
-        },
-        "sections": report.sections,
-        "summary": report.checks.iter().map(Check::to_json).collect::<Vec<_>>(),
-        "run_seconds": report.run_time.as_secs_f64(),
+    let settings = json!({
+        "quick": options.quick,
+        "tickets": options.tickets,
+        "loads": options.loads,
+        "warmup_loads": WARMUP_LOADS,
+        "samples": options.samples,
+        "worklist_path": WORKLIST_PATH,
     });
-    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&directory)
-        .with_context(|| format!("creating {}", directory.display()))?;
-    let path = directory.join("ui.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!("JSON written to {}", path.display());
-    Ok(())
+    write_report(
+        "ui",
+        settings,
+        &report.sections,
+        report.checks.iter().map(Check::to_json).collect(),
+        report.run_time,
+    )
 }

@@ -1,5 +1,6 @@
 //! Pieces every benchmark shares: its own database, pools, command-line numbers, percentiles and
-//! rates, and the load on the machine beside the figures. (`benches/support/` is no bench target
+//! rates, the load on the machine beside the figures, an in-process HTTP server and its client,
+//! and the summary table and JSON report. (`benches/support/` is no bench target
 //! of its own; each bench includes it with `mod support;`.)
 
 #![allow(dead_code, reason = "each bench uses a different subset")]
@@ -7,8 +8,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use axum::Router;
+use chrono::Utc;
 use event_store::testing::TestDatabase;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
@@ -52,6 +55,15 @@ pub fn number_arg(value: Option<String>, name: &str) -> Result<f64> {
         "{name} must be positive"
     );
     Ok(number)
+}
+
+/// The value given last for option `name` in `numbers`, or `default`.
+pub fn given_or(numbers: &[(String, f64)], name: &str, default: f64) -> f64 {
+    numbers
+        .iter()
+        .rev()
+        .find(|(given, _)| given == name)
+        .map_or(default, |(_, value)| *value)
 }
 
 pub fn ms(duration: Duration) -> f64 {
@@ -127,4 +139,154 @@ pub async fn read_pass(pool: &PgPool, batch: u32) -> Result<Pass> {
         events,
         elapsed: started.elapsed(),
     })
+}
+
+/// Bound on one HTTP request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on a server's graceful shutdown.
+pub const SHUTDOWN_TIME_MAX: Duration = Duration::from_secs(10);
+
+/// An axum router served on `127.0.0.1:<free port>` until stopped.
+#[derive(Debug)]
+pub struct Server {
+    pub base: String,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    pub async fn start(router: Router) -> Result<Server> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(command_service::serve(listener, router, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            base: format!("http://{address}"),
+            shutdown,
+            task,
+        })
+    }
+
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(());
+        tokio::time::timeout(SHUTDOWN_TIME_MAX, self.task)
+            .await
+            .context("server did not stop in time")???;
+        Ok(())
+    }
+}
+
+/// A client for the in-process server: no proxy, each request bounded by [`REQUEST_TIMEOUT`].
+pub fn http_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .build()?)
+}
+
+/// Column widths of a summary table with targets, and the length of the rule under its header.
+#[derive(Clone, Copy, Debug)]
+pub struct SummaryColumns {
+    pub name: usize,
+    pub value: usize,
+    pub target: usize,
+    pub rule: usize,
+}
+
+/// The bound a figure of the summary should keep.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+/// A figure of a summary table, with its target when it has one.
+pub trait SummaryRow {
+    fn name(&self) -> &str;
+    fn value(&self) -> f64;
+    fn target(&self) -> Option<Target>;
+    /// `value` in the figure's unit.
+    fn format(&self, value: f64) -> String;
+
+    /// Whether the figure met its target (`None`: it has none).
+    fn met(&self) -> Option<bool> {
+        let value = self.value();
+        self.target().map(|target| match target {
+            Target::AtLeast(bound) => value >= bound,
+            Target::AtMost(bound) => value <= bound,
+        })
+    }
+
+    /// The target as text, empty when the figure has none.
+    fn target_text(&self) -> String {
+        match self.target() {
+            Some(Target::AtLeast(bound)) => format!("≥ {}", self.format(bound)),
+            Some(Target::AtMost(bound)) => format!("≤ {}", self.format(bound)),
+            None => String::new(),
+        }
+    }
+}
+
+/// The summary table on stdout: a header, a rule, then one line a figure.
+pub fn print_summary(rows: &[impl SummaryRow], columns: SummaryColumns) {
+    let SummaryColumns {
+        name: name_width,
+        value: value_width,
+        target: target_width,
+        rule,
+    } = columns;
+    println!(
+        "{:<name_width$} {:>value_width$} {:>target_width$}  result",
+        "summary", "value", "target"
+    );
+    println!("{}", "-".repeat(rule));
+    for row in rows {
+        let result = match row.met() {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "",
+        };
+        println!(
+            "{:<name_width$} {:>value_width$} {:>target_width$}  {}",
+            row.name(),
+            row.format(row.value()),
+            row.target_text(),
+            result
+        );
+    }
+}
+
+/// The run's report as `target/bench/<benchmark>.json`: when, on how many cores, with which
+/// settings, the sections' figures, the summary and the run time.
+pub fn write_report(
+    benchmark: &str,
+    settings: Value,
+    sections: &Map<String, Value>,
+    summary: Vec<Value>,
+    run_time: Duration,
+) -> Result<()> {
+    let document = json!({
+        "benchmark": benchmark,
+        "recorded_at": Utc::now(),
+        "cores": cores(),
+        "settings": settings,
+        "sections": sections,
+        "summary": summary,
+        "run_seconds": run_time.as_secs_f64(),
+    });
+    write_document(benchmark, &document)
+}
+
+/// `document` as `target/bench/<benchmark>.json`, pretty-printed.
+pub fn write_document(benchmark: &str, document: &Value) -> Result<()> {
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
+    let path = directory.join(format!("{benchmark}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(document)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("JSON written to {}", path.display());
+    Ok(())
 }
