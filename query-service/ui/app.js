@@ -25,6 +25,14 @@ const session = { me: null };
 // ---------------------------------------------------------------------------------------------
 // DOM
 
+/** Children as nodes: arrays flattened, null/undefined/false left out, the rest as text. */
+function nodesOf(children) {
+  return children
+    .flat(Infinity)
+    .filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : document.createTextNode(String(child))));
+}
+
 /** An element with attributes (`on…` are listeners) and children (strings become text). */
 function h(tag, attributes, ...children) {
   const element = document.createElement(tag);
@@ -36,20 +44,13 @@ function h(tag, attributes, ...children) {
     else if (key === 'value') element.value = value;
     else element.setAttribute(key, value === true ? '' : String(value));
   }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : String(child));
-  }
+  element.append(...nodesOf(children));
   return element;
 }
 
 /** Replaces the children of `element` (arrays are flattened, null and false left out). */
 function put(element, ...children) {
-  const nodes = children
-    .flat(Infinity)
-    .filter((child) => child !== null && child !== undefined && child !== false)
-    .map((child) => (child instanceof Node ? child : String(child)));
-  element.replaceChildren(...nodes);
+  element.replaceChildren(...nodesOf(children));
 }
 
 let uniqueId = 0;
@@ -84,7 +85,6 @@ function main() {
   return document.getElementById('main');
 }
 
-/** Replaces the page content, sets the title and moves focus to the page heading. */
 /** Ends the current page's subscriptions and timers (before it is left or rendered again). */
 function leavePage() {
   for (const cleanup of pageCleanups) cleanup();
@@ -97,6 +97,7 @@ class Navigated extends Error {}
 /** The location the page being rendered belongs to (set by the router). */
 let renderingFor = null;
 
+/** Replaces the page content, sets the title and moves focus to the page heading. */
 function render(title, ...content) {
   // A page that finished loading after the user moved on is not shown.
   if (renderingFor !== null && location.hash !== renderingFor) throw new Navigated();
@@ -107,14 +108,6 @@ function render(title, ...content) {
   put(main(), heading, content);
   heading.focus();
   return heading;
-}
-
-function announce(text) {
-  const status = document.getElementById('status');
-  status.textContent = '';
-  setTimeout(() => {
-    status.textContent = text;
-  }, 30);
 }
 
 /** A message box: errors and warnings interrupt (alert), the rest is announced politely. */
@@ -176,10 +169,10 @@ async function api(method, path, body, headers = {}) {
     location.hash = '#/login';
   }
   if (!response.ok) throw new ApiError(response.status, data || {});
-  return { data, headers: response.headers };
+  return data;
 }
 
-const get = async (path) => (await api('GET', path)).data;
+const get = (path) => api('GET', path);
 
 function query(params) {
   const search = new URLSearchParams();
@@ -286,7 +279,7 @@ function renderFrame() {
     links.push(['#/portal', t('nav.portal')], ['#/portal/tickets', t('nav.my_tickets')]);
   }
   if (hasRole(ASSET_READERS)) links.push(['#/assets', t('nav.assets')]);
-  const current = location.hash.split('?')[0];
+  const current = currentPath();
   const nav = session.me
     ? h(
         'nav',
@@ -336,7 +329,7 @@ async function logout() {
   } catch (error) {
     // Only a session the server no longer knows is over; otherwise it would still be valid.
     if (!(error instanceof ApiError) || error.status !== 401) {
-      put(main(), h('h1', { tabindex: '-1' }, t('error.title')), alertBox(t('error.logout_failed')));
+      render(t('error.title'), alertBox(t('error.logout_failed')));
       return;
     }
   }
@@ -363,6 +356,11 @@ const ROUTES = [
   [/^#\/assets\/([^/]+)$/, pageAsset, ASSET_READERS],
 ];
 
+/** The route part of the location (`#/tickets/…` without its `?…`). */
+function currentPath() {
+  return location.hash.split('?')[0] || '#/';
+}
+
 function params() {
   const [, search = ''] = location.hash.split('?');
   return new URLSearchParams(search);
@@ -373,7 +371,7 @@ async function route() {
   const hash = location.hash;
   renderingFor = hash;
   main().removeAttribute('data-ready');
-  const path = location.hash.split('?')[0] || '#/';
+  const path = currentPath();
   if (!session.me && path !== '#/login') {
     await loadMe();
     if (!session.me) {
@@ -399,7 +397,7 @@ async function route() {
       render(t('error.title'), alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
     }
     if (location.hash !== hash) return;
-    main().dataset.route = location.hash;
+    main().dataset.route = hash;
     main().setAttribute('data-ready', '');
     return;
   }
@@ -435,7 +433,7 @@ async function pageLogin() {
     event.preventDefault();
     put(errors);
     try {
-      const { data } = await api('POST', '/api/v1/login', { user: user.value, password: password.value });
+      const data = await api('POST', '/api/v1/login', { user: user.value, password: password.value });
       localStorage.setItem(CSRF_KEY, data.csrf_token);
       session.me = { user: data.user, roles: data.roles };
       location.hash = homeRoute();
@@ -473,49 +471,38 @@ function slaCell(item) {
   );
 }
 
-function ticketTable(items, options) {
-  return h('div', { class: 'table-scroll' }, ticketTableOnly(items, options));
-}
+/** The columns of a ticket table: a heading key and the cell of an item. */
+const TICKET_COLUMNS = {
+  number: ['col.number', (item, linkBase) => h('td', {}, h('a', { href: `${linkBase}${item.number}` }, item.number))],
+  title: ['col.title', (item) => h('td', {}, item.title)],
+  priority: ['col.priority', (item) => h('td', {}, badge('priority', item.priority))],
+  status: ['col.status', (item) => h('td', {}, badge('status', item.status))],
+  queue: ['col.queue', (item) => h('td', {}, item.queue || '–')],
+  assignee: ['col.assignee', (item) => h('td', {}, item.assignee || '–')],
+  sla: ['col.sla', slaCell],
+  opened: ['col.opened', (item) => h('td', {}, formatTime(item.opened_at))],
+  updated: ['col.updated', (item) => h('td', {}, formatTime(item.updated_at))],
+};
+const AGENT_COLUMNS = ['number', 'title', 'priority', 'status', 'queue', 'assignee', 'sla', 'opened'];
+const REQUESTER_COLUMNS = ['number', 'title', 'status', 'updated'];
 
-function ticketTableOnly(items, { caption, linkBase = '#/tickets/', agent = true }) {
-  const headers = agent
-    ? ['col.number', 'col.title', 'col.priority', 'col.status', 'col.queue', 'col.assignee', 'col.sla', 'col.opened']
-    : ['col.number', 'col.title', 'col.status', 'col.updated'];
-  return h(
+/** A table of tickets (agents see queue, assignee and SLA; requesters the last change). */
+function ticketTable(items, { caption, linkBase = '#/tickets/', agent = true }) {
+  const columns = (agent ? AGENT_COLUMNS : REQUESTER_COLUMNS).map((name) => TICKET_COLUMNS[name]);
+  const table = h(
     'table',
     { class: 'tickets' },
     h('caption', {}, caption),
-    h('thead', {}, h('tr', {}, headers.map((key) => h('th', { scope: 'col' }, t(key))))),
+    h('thead', {}, h('tr', {}, columns.map(([key]) => h('th', { scope: 'col' }, t(key))))),
     h(
       'tbody',
       {},
       items.length === 0
-        ? h('tr', {}, h('td', { colspan: headers.length }, t('tickets.none')))
-        : items.map((item) =>
-            agent
-              ? h(
-                  'tr',
-                  { dataset: { number: item.number } },
-                  h('td', {}, h('a', { href: `${linkBase}${item.number}` }, item.number)),
-                  h('td', {}, item.title),
-                  h('td', {}, badge('priority', item.priority)),
-                  h('td', {}, badge('status', item.status)),
-                  h('td', {}, item.queue || '–'),
-                  h('td', {}, item.assignee || '–'),
-                  slaCell(item),
-                  h('td', {}, formatTime(item.opened_at)),
-                )
-              : h(
-                  'tr',
-                  { dataset: { number: item.number } },
-                  h('td', {}, h('a', { href: `${linkBase}${item.number}` }, item.number)),
-                  h('td', {}, item.title),
-                  h('td', {}, badge('status', item.status)),
-                  h('td', {}, formatTime(item.updated_at)),
-                ),
-          ),
+        ? h('tr', {}, h('td', { colspan: columns.length }, t('tickets.none')))
+        : items.map((item) => h('tr', { dataset: { number: item.number } }, columns.map(([, cell]) => cell(item, linkBase)))),
     ),
   );
+  return h('div', { class: 'table-scroll' }, table);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,13 +589,13 @@ async function pageWorklist() {
     sort: current.get('sort') || 'priority',
     q: current.get('q') || '',
   };
-  const cursors = [''];
-  let page = 0;
+  const pager = h('div', { class: 'pager' });
+  const paging = cursorPaging(pager, () => load());
   /** One page: from the search with a search text (no filters, no paging), else the worklist. */
   const fetchPage = async () => {
     if (filters.q) return { items: (await get(`/api/v1/search${query({ q: filters.q, limit: 50 })}`)).items, next: null };
     const { q, ...rest } = filters;
-    const data = await get(`/api/v1/tickets${query({ ...rest, cursor: cursors[page], limit: 50 })}`);
+    const data = await get(`/api/v1/tickets${query({ ...rest, cursor: paging.cursor(), limit: 50 })}`);
     return { items: data.items, next: data.next_cursor || null };
   };
   // The queue list (for the filter) and the first page load side by side.
@@ -647,22 +634,13 @@ async function pageWorklist() {
     go(`#/tickets${query(data)}`);
   });
   const results = h('div', { id: 'worklist-results', 'aria-busy': 'true' });
-  const pager = h('div', { class: 'pager' });
   render(t('worklist.title'), form, results, pager);
 
   const show = ({ items, next }) => {
-    const caption = filters.q ? t('worklist.results_for', { q: filters.q }) : t('worklist.page', { page: page + 1 });
+    const caption = filters.q ? t('worklist.results_for', { q: filters.q }) : t('worklist.page', { page: paging.number() });
     keepingRowFocus(results, () => put(results, ticketTable(items, { caption })));
     results.setAttribute('aria-busy', 'false');
-    put(
-      pager,
-      page > 0
-        ? h('button', { type: 'button', class: 'secondary', onclick: () => { page -= 1; load(); } }, t('worklist.previous'))
-        : null,
-      next
-        ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors[page + 1] = next; page += 1; load(); } }, t('worklist.next'))
-        : null,
-    );
+    paging.show(next);
   };
   const load = async () => {
     results.setAttribute('aria-busy', 'true');
@@ -674,6 +652,31 @@ async function pageWorklist() {
   live.subscribe((kind) => {
     if (kind === 'ticket' || kind === 'resync') refresh();
   });
+}
+
+/**
+ * Keyset paging over pages that answer `next_cursor`: `cursor()` of the page shown, and
+ * `show(next)` puts previous/next buttons into `pager` that call `load` for the new page.
+ */
+function cursorPaging(pager, load) {
+  const cursors = [''];
+  let page = 0;
+  const turn = (step) => () => {
+    page += step;
+    load();
+  };
+  return {
+    cursor: () => cursors[page],
+    number: () => page + 1,
+    show(next) {
+      if (next) cursors[page + 1] = next;
+      put(
+        pager,
+        page > 0 ? h('button', { type: 'button', class: 'secondary', onclick: turn(-1) }, t('worklist.previous')) : null,
+        next ? h('button', { type: 'button', class: 'secondary', onclick: turn(1) }, t('worklist.next')) : null,
+      );
+    },
+  };
 }
 
 /**
@@ -700,9 +703,9 @@ function selectRow(index) {
 // ---------------------------------------------------------------------------------------------
 // Ticket page (agents)
 
-async function loadTicket(reference, after) {
-  const view = await get(`/api/v1/tickets/${encodeURIComponent(reference)}${query({ after })}`);
-  return view;
+/** The ticket view; with `after` once it reflects that consistency token. */
+function loadTicket(reference, after) {
+  return get(`/api/v1/tickets/${encodeURIComponent(reference)}${query({ after })}`);
 }
 
 async function pageTicket(reference, after, keep) {
@@ -710,13 +713,13 @@ async function pageTicket(reference, after, keep) {
   const [sla, history, service] = await Promise.all([
     get(`/api/v1/tickets/${view.id}/sla`).catch(() => ({ clocks: [] })),
     get(`/api/v1/tickets/${view.id}/history`),
-    view.service_id ? get(`/api/v1/config/services/${encodeURIComponent(view.service_id)}`).catch(() => null) : null,
+    serviceNamed(view.service_id),
   ]);
   // The service's form names and types the ticket's additional fields for editing.
   view.serviceForm = service ? service.definition.form : [];
   const notice = h('div', { id: 'ticket-notice' });
   if (keep && keep.notice) notice.append(alertBox(keep.notice, keep.kind || 'error'));
-  const heading = render(
+  render(
     `${view.number} · ${view.title}`,
     notice,
     h(
@@ -733,12 +736,6 @@ async function pageTicket(reference, after, keep) {
     ),
   );
   main().dataset.version = String(view.version);
-  if (keep && keep.focus) {
-    const target = document.getElementById(keep.focus);
-    if (target) target.focus();
-  } else if (keep && keep.notice) {
-    heading.focus();
-  }
   live.subscribe((kind, data) => {
     if (kind === 'ticket' && data && data.id === view.id && data.version > view.version) {
       put(notice, 
@@ -791,25 +788,29 @@ function detailsSection(view) {
   );
 }
 
+/** Articles oldest first, each under the line `meta(article)` makes; `empty` when none. */
+function articleList(articles, meta, empty) {
+  if (articles.length === 0) return h('p', { class: 'muted' }, empty);
+  return h(
+    'ol',
+    { class: 'articles' },
+    articles.map((article) =>
+      h(
+        'li',
+        { class: `article article-${article.kind}` },
+        h('p', { class: 'meta' }, meta(article), ' · ', formatTime(article.created_at)),
+        h('p', { class: 'text' }, article.body),
+      ),
+    ),
+  );
+}
+
 function articlesSection(view) {
   return h(
     'section',
     { 'aria-labelledby': 'ticket-articles' },
     h('h2', { id: 'ticket-articles' }, t('ticket.articles')),
-    view.articles.length === 0
-      ? h('p', { class: 'muted' }, t('ticket.no_articles'))
-      : h(
-          'ol',
-          { class: 'articles' },
-          view.articles.map((article) =>
-            h(
-              'li',
-              { class: `article article-${article.kind}` },
-              h('p', { class: 'meta' }, badge('article', article.kind), ' ', article.author, ' · ', formatTime(article.created_at)),
-              h('p', { class: 'text' }, article.body),
-            ),
-          ),
-        ),
+    articleList(view.articles, (article) => [badge('article', article.kind), ' ', article.author], t('ticket.no_articles')),
   );
 }
 
@@ -821,7 +822,7 @@ function timelineSection(view, history) {
         h(
           'li',
           {},
-          h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)),
+          historyMeta(entry),
           h('p', {}, entry.summary),
           entry.changes.length
             ? h(
@@ -858,17 +859,23 @@ function timelineSection(view, history) {
   return h('section', { 'aria-labelledby': 'ticket-timeline' }, h('h2', { id: 'ticket-timeline' }, t('ticket.timeline')), list, more);
 }
 
+/** The line above a history entry: when, who, which event. */
+function historyMeta(entry) {
+  return h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type));
+}
+
 /** An asset history entry's change as `key: value` lines (objects one level deep, empty left out). */
 function changeList(change) {
-  const lines = [];
-  for (const [key, value] of Object.entries(change || {})) {
-    const nested = value && typeof value === 'object' && !Array.isArray(value);
-    const pairs = nested ? Object.entries(value).map(([inner, innerValue]) => [inner, innerValue]) : [[key, value]];
-    for (const [name, shown] of pairs) {
-      if (shown !== null && shown !== undefined && !(nested && Object.keys(value).length === 0)) lines.push(`${name}: ${show(shown)}`);
-    }
-  }
-  return h('ul', { class: 'changes' }, lines.map((line) => h('li', {}, line)));
+  const pairs = Object.entries(change || {}).flatMap(([key, value]) =>
+    value && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : [[key, value]],
+  );
+  const shown = pairs.filter(([, value]) => value !== null && value !== undefined);
+  return h('ul', { class: 'changes' }, shown.map(([name, value]) => h('li', {}, `${name}: ${show(value)}`)));
+}
+
+/** A list of `items` rendered by `item`, or "None." */
+function listOrNone(items, item) {
+  return items.length ? h('ul', {}, items.map((entry) => h('li', {}, item(entry)))) : h('p', { class: 'muted' }, t('ticket.none'));
 }
 
 function show(value) {
@@ -927,19 +934,14 @@ function linksSection(view) {
     { 'aria-labelledby': 'ticket-links' },
     h('h2', { id: 'ticket-links' }, t('ticket.links')),
     h('h3', {}, t('ticket.linked_assets')),
-    view.assets.length
-      ? h('ul', {}, view.assets.map((asset) => h('li', {}, h('a', { href: `#/assets/${asset.id}` }, asset.name || asset.id), asset.class ? ` (${asset.class})` : '')))
-      : h('p', { class: 'muted' }, t('ticket.none')),
+    listOrNone(view.assets, (asset) => [h('a', { href: `#/assets/${asset.id}` }, asset.name || asset.id), asset.class ? ` (${asset.class})` : '']),
     h('h3', {}, t('ticket.linked_tickets')),
-    view.links.length
-      ? h(
-          'ul',
-          {},
-          view.links.map((link) =>
-            h('li', {}, label('link', link.link_type), ': ', link.ticket.number ? h('a', { href: `#/tickets/${link.ticket.number}` }, link.ticket.number) : link.ticket.id, link.ticket.title ? ` – ${link.ticket.title}` : ''),
-          ),
-        )
-      : h('p', { class: 'muted' }, t('ticket.none')),
+    listOrNone(view.links, (link) => [
+      label('link', link.link_type),
+      ': ',
+      link.ticket.number ? h('a', { href: `#/tickets/${link.ticket.number}` }, link.ticket.number) : link.ticket.id,
+      link.ticket.title ? ` – ${link.ticket.title}` : '',
+    ]),
   );
 }
 
@@ -974,14 +976,7 @@ const ACTION_FORMS = {
     const onForm = new Set(form.map((formField) => formField.key));
     const others = Object.fromEntries(Object.entries(view.fields || {}).filter(([key]) => !onForm.has(key)));
     return [
-      ...form.map((formField) => {
-        const control = formControl(formField);
-        const value = (view.fields || {})[formField.key];
-        if (formField.kind === 'boolean') control.checked = value === true;
-        else if (value !== undefined && value !== null) control.value = String(value);
-        control.required = false;
-        return field(localized(formField.label), control, formField.help ? localized(formField.help) : null);
-      }),
+      ...form.map((formField) => catalogField(formField, (view.fields || {})[formField.key], false).element),
       field(t('action.fields'), h('textarea', { name: 'fields', rows: 3, value: JSON.stringify(others, null, 2) }), t('action.fields_help')),
     ];
   },
@@ -1017,7 +1012,7 @@ async function assetIdOf(text) {
 }
 
 /** The command body of a submitted action form. */
-async function commandOf(type, data, view) {
+async function commandOf(type, data, view, formElement) {
   switch (type) {
     case 'assign':
       return { type, assignee: data.assignee.trim(), ...(data.queue && data.queue !== view.queue ? { queue: data.queue.trim() } : {}) };
@@ -1043,15 +1038,7 @@ async function commandOf(type, data, view) {
       } catch {
         throw new ApiError(422, { title: t('action.fields_invalid') });
       }
-      for (const formField of view.serviceForm || []) {
-        const raw = data[`field.${formField.key}`];
-        const before = (view.fields || {})[formField.key];
-        let value;
-        if (formField.kind === 'boolean') value = raw !== undefined ? true : before === undefined ? undefined : false;
-        else if (raw === undefined || raw === '') value = before === undefined ? undefined : null;
-        else value = formField.kind === 'number' ? Number(raw) : raw;
-        if (value !== undefined && JSON.stringify(value) !== JSON.stringify(before)) fields[formField.key] = value;
-      }
+      Object.assign(fields, fieldChanges(view.serviceForm || [], formElement, view.fields || {}));
       return { type, fields };
     }
     case 'set_tags':
@@ -1106,7 +1093,7 @@ function actionsSection(view, keep) {
       event.preventDefault();
       const data = Object.fromEntries(new FormData(form));
       try {
-        const command = await commandOf(type, data, view);
+        const command = await commandOf(type, data, view, form);
         await send(view, command, { [type]: data });
       } catch (error) {
         form.prepend(alertBox(error instanceof ApiError ? error.message_() : t('error.unexpected')));
@@ -1130,7 +1117,7 @@ function actionsSection(view, keep) {
 async function send(view, command, typed) {
   leavePage();
   try {
-    const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, command, { 'If-Match': `"${view.version}"` });
+    const data = await api('POST', `/api/v1/tickets/${view.id}/commands`, command, { 'If-Match': `"${view.version}"` });
     await pageTicket(view.number, data.consistency_token || undefined, { notice: t('action.done', { action: label('action', command.type) }), kind: 'success' });
   } catch (error) {
     if (error instanceof Navigated) return;
@@ -1146,6 +1133,11 @@ async function send(view, command, typed) {
 
 // ---------------------------------------------------------------------------------------------
 // Portal
+
+/** A catalog service by name (retired ones too), or null when there is none by that name. */
+async function serviceNamed(name) {
+  return name ? get(`/api/v1/config/services/${encodeURIComponent(name)}`).catch(() => null) : null;
+}
 
 async function catalog() {
   const [categories, services] = await Promise.all([get('/api/v1/config/categories'), get('/api/v1/config/services')]);
@@ -1200,9 +1192,8 @@ function visible(formField, answers, form) {
   return JSON.stringify(answers[formField.visible_if.field]) === JSON.stringify(formField.visible_if.equals);
 }
 
-function formControl(formField) {
+function formControl(formField, required) {
   const name = `field.${formField.key}`;
-  const required = formField.required || null;
   switch (formField.kind) {
     case 'long_text':
       return h('textarea', { name, rows: 4, required });
@@ -1217,6 +1208,29 @@ function formControl(formField) {
     default:
       return h('input', { name, required });
   }
+}
+
+/** A catalog form field, labelled and filled with `value`; `required` marks (and requires) it. */
+function catalogField(formField, value, required) {
+  const control = formControl(formField, required || null);
+  if (formField.kind === 'boolean') control.checked = value === true;
+  else if (value !== undefined && value !== null) control.value = String(value);
+  const text = `${localized(formField.label)}${required ? ` (${t('portal.required')})` : ''}`;
+  return { control, element: field(text, control, formField.help ? localized(formField.help) : null) };
+}
+
+/** The changes of a ticket's additional fields that the catalog fields in `formElement` make:
+ * a changed answer is set, an emptied one removed (`null`), an untouched one left out. */
+function fieldChanges(form, formElement, before) {
+  const changes = {};
+  for (const formField of form) {
+    const answer = answerOf(formField, formElement.elements.namedItem(`field.${formField.key}`));
+    const value = answer ?? null;
+    const previous = before[formField.key];
+    if (previous === undefined && (value === null || value === false)) continue;
+    if (JSON.stringify(value) !== JSON.stringify(previous)) changes[formField.key] = value;
+  }
+  return changes;
 }
 
 function answerOf(formField, control) {
@@ -1250,10 +1264,8 @@ function catalogForm(form) {
     }
   };
   const elements = form.map((formField) => {
-    const control = formControl(formField);
+    const { control, element: wrapper } = catalogField(formField, undefined, formField.required);
     controls.set(formField.key, control);
-    const text = `${localized(formField.label)}${formField.required ? ` (${t('portal.required')})` : ''}`;
-    const wrapper = field(text, control, formField.help ? localized(formField.help) : null);
     wrappers.set(formField.key, wrapper);
     control.addEventListener('change', update);
     control.addEventListener('input', update);
@@ -1294,8 +1306,8 @@ function showRefusal(errors, error, controls) {
 
 async function pageReport() {
   const serviceName = params().get('service');
-  const services = serviceName ? await get('/api/v1/config/services') : [];
-  const service = services.find((item) => item.name === serviceName && !item.retired) || null;
+  const found = await serviceNamed(serviceName);
+  const service = found && !found.retired ? found : null;
   const catalog = catalogForm(service ? service.definition.form : []);
   const errors = h('div', {});
   const inputs = {
@@ -1326,7 +1338,7 @@ async function pageReport() {
     }
     try {
       const ticket = reportedTicket(service, inputs, catalog.answers());
-      const { data } = await api('POST', '/api/v1/tickets', ticket, { 'Idempotency-Key': idempotencyKey });
+      const data = await api('POST', '/api/v1/tickets', ticket, { 'Idempotency-Key': idempotencyKey });
       location.replace(`#/portal/thanks/${encodeURIComponent(data.number)}`);
     } catch (error) {
       idempotencyKey = crypto.randomUUID();
@@ -1392,7 +1404,7 @@ async function pageMyTicket(reference, after, notice, keepReply) {
             leavePage();
             submit.disabled = true;
             const message = { type: 'add_requester_message', body: body.value, channel: 'portal' };
-            const { data } = await api('POST', `/api/v1/tickets/${view.id}/commands`, message, { 'Idempotency-Key': idempotencyKey });
+            const data = await api('POST', `/api/v1/tickets/${view.id}/commands`, message, { 'Idempotency-Key': idempotencyKey });
             await pageMyTicket(view.number, data.consistency_token || undefined, t('portal.sent'));
           } catch (error) {
             if (error instanceof Navigated) return;
@@ -1416,20 +1428,11 @@ async function pageMyTicket(reference, after, notice, keepReply) {
     h('h2', {}, t('ticket.description')),
     h('p', { class: 'text' }, view.description || '–'),
     h('h2', {}, t('portal.conversation')),
-    conversation.length
-      ? h(
-          'ol',
-          { class: 'articles' },
-          conversation.map((article) =>
-            h(
-              'li',
-              { class: `article article-${article.kind}` },
-              h('p', { class: 'meta' }, article.kind === 'public_reply' ? t('portal.from_service_desk') : t('portal.from_you'), ' · ', formatTime(article.created_at)),
-              h('p', { class: 'text' }, article.body),
-            ),
-          ),
-        )
-      : h('p', { class: 'muted' }, t('portal.no_messages')),
+    articleList(
+      conversation,
+      (article) => (article.kind === 'public_reply' ? t('portal.from_service_desk') : t('portal.from_you')),
+      t('portal.no_messages'),
+    ),
     replyForm,
   );
   main().dataset.version = String(view.version);
@@ -1463,15 +1466,14 @@ async function pageAssets() {
   });
   const results = h('div', {});
   const pager = h('div', { class: 'pager' });
-  const cursors = [''];
-  let page = 0;
+  const paging = cursorPaging(pager, () => load());
   const load = async () => {
-    const data = await get(`/api/v1/assets${query({ ...filters, cursor: cursors[page], limit: 50 })}`);
+    const data = await get(`/api/v1/assets${query({ ...filters, cursor: paging.cursor(), limit: 50 })}`);
     put(results, 
       h(
         'table',
         { class: 'assets' },
-        h('caption', {}, t('worklist.page', { page: page + 1 })),
+        h('caption', {}, t('worklist.page', { page: paging.number() })),
         h('thead', {}, h('tr', {}, ['assets.name', 'assets.class', 'assets.lifecycle', 'assets.inventory_number', 'assets.location', 'assets.user'].map((key) => h('th', { scope: 'col' }, t(key))))),
         h(
           'tbody',
@@ -1493,10 +1495,7 @@ async function pageAssets() {
         ),
       ),
     );
-    put(pager, 
-      page > 0 ? h('button', { type: 'button', class: 'secondary', onclick: () => { page -= 1; load(); } }, t('worklist.previous')) : null,
-      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors[page + 1] = data.next_cursor; page += 1; load(); } }, t('worklist.next')) : null,
-    );
+    paging.show(data.next_cursor);
   };
   await load();
   render(t('assets.title'), form, results, pager);
@@ -1504,10 +1503,13 @@ async function pageAssets() {
 
 async function pageAsset(id) {
   const [asset, history] = await Promise.all([get(`/api/v1/assets/${encodeURIComponent(id)}`), get(`/api/v1/assets/${encodeURIComponent(id)}/history`)]);
-  const relationList = (relations, direction) =>
-    relations.length
-      ? h('ul', {}, relations.map((relation) => h('li', {}, label('relation', relation.relation), direction === 'in' ? ` ← ` : ' → ', h('a', { href: `#/assets/${relation.asset_id}` }, relation.name || relation.asset_id), ` (${t('assets.since')} ${formatTime(relation.since)})`)))
-      : h('p', { class: 'muted' }, t('ticket.none'));
+  const relationList = (relations, arrow) =>
+    listOrNone(relations, (relation) => [
+      label('relation', relation.relation),
+      arrow,
+      h('a', { href: `#/assets/${relation.asset_id}` }, relation.name || relation.asset_id),
+      ` (${t('assets.since')} ${formatTime(relation.since)})`,
+    ]);
   render(
     asset.name,
     h(
@@ -1528,28 +1530,29 @@ async function pageAsset(id) {
         ...Object.entries(asset.attributes || {}).map(([key, value]) => [key, show(value)]),
       ]),
     ),
-    h('section', { 'aria-labelledby': 'asset-relations' }, h('h2', { id: 'asset-relations' }, t('assets.relations')), h('h3', {}, t('assets.outgoing')), relationList(asset.relations.outgoing, 'out'), h('h3', {}, t('assets.incoming')), relationList(asset.relations.incoming, 'in')),
+    h('section', { 'aria-labelledby': 'asset-relations' }, h('h2', { id: 'asset-relations' }, t('assets.relations')), h('h3', {}, t('assets.outgoing')), relationList(asset.relations.outgoing, ' → '), h('h3', {}, t('assets.incoming')), relationList(asset.relations.incoming, ' ← ')),
     h(
       'section',
       { 'aria-labelledby': 'asset-tickets' },
       h('h2', { id: 'asset-tickets' }, t('assets.tickets')),
-      asset.tickets.length
-        ? h('ul', {}, asset.tickets.map((ticket) => h('li', {}, isAgent() ? h('a', { href: `#/tickets/${ticket.number}` }, ticket.number) : ticket.number, ' ', badge('status', ticket.status), ticket.title ? ` ${ticket.title}` : '')))
-        : h('p', { class: 'muted' }, t('ticket.none')),
+      listOrNone(asset.tickets, (ticket) => [
+        isAgent() ? h('a', { href: `#/tickets/${ticket.number}` }, ticket.number) : ticket.number,
+        ' ',
+        badge('status', ticket.status),
+        ticket.title ? ` ${ticket.title}` : '',
+      ]),
     ),
     h(
       'section',
       { 'aria-labelledby': 'asset-sources' },
       h('h2', { id: 'asset-sources' }, t('assets.sources')),
-      asset.sources.length
-        ? h('ul', {}, asset.sources.map((source) => h('li', {}, `${source.source} (${source.external_id}): ${t('assets.last_seen')} ${source.last_seen_at ? formatTime(source.last_seen_at) : '–'}`)))
-        : h('p', { class: 'muted' }, t('ticket.none')),
+      listOrNone(asset.sources, (source) => `${source.source} (${source.external_id}): ${t('assets.last_seen')} ${formatTime(source.last_seen_at)}`),
     ),
     h(
       'section',
       { 'aria-labelledby': 'asset-history' },
       h('h2', { id: 'asset-history' }, t('ticket.timeline')),
-      h('ol', { class: 'timeline' }, history.items.map((entry) => h('li', {}, h('p', { class: 'meta' }, formatTime(entry.occurred_at), ' · ', entry.actor, ' · ', h('code', {}, entry.event_type)), changeList(entry.change)))),
+      h('ol', { class: 'timeline' }, history.items.map((entry) => h('li', {}, historyMeta(entry), changeList(entry.change)))),
     ),
   );
 }
@@ -1605,7 +1608,7 @@ document.addEventListener('keydown', (event) => {
     if (event.key === 'w') go('#/tickets');
     return;
   }
-  const path = location.hash.split('?')[0];
+  const path = currentPath();
   switch (event.key) {
     case 'g':
       pendingG = true;

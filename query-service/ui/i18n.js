@@ -503,9 +503,3 @@ export function formatMinutes(minutes) {
 export function missingKeys() {
   return [...missing];
 }
-
-/** Every key and label of both languages, for the test that they match. */
-export function catalogKeys() {
-  const keys = (messages, labels) => [...Object.keys(messages), ...Object.entries(labels).flatMap(([kind, names]) => Object.keys(names).map((name) => `label.${kind}.${name}`))].sort();
-  return { de: keys(MESSAGES.de, LABELS.de), en: keys(MESSAGES.en, LABELS.en) };
-}
