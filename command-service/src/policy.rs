@@ -35,8 +35,9 @@ impl Rule {
     }
 }
 
-/// Service-desk staff: work on any ticket (per-queue rights narrow this in the handlers).
-pub const AGENTS: &[&str] = &["agent", "supervisor", "admin"];
+/// Service-desk staff: work on any ticket (per-queue rights narrow this in the handlers); the
+/// roles of `Actor::is_agent`.
+pub const AGENTS: &[&str] = crate::auth::AGENT_ROLES;
 /// Who may open tickets and write to them (requesters only their own).
 pub const TICKET_WRITERS: &[&str] = &["requester", "agent", "supervisor", "admin"];
 /// Who may change the configuration.

@@ -50,15 +50,16 @@ async fn spawn() -> IdentityApp {
         policy: TicketPolicy::default(),
         body_bytes_max: BODY_BYTES_MAX_DEFAULT,
     });
-    let router = axum::Router::new()
-        .route("/api/v1/login", post(routes::login))
-        .route("/api/v1/logout", post(routes::logout))
-        .route("/api/v1/users", post(routes::register_user))
-        .route("/api/v1/users/{name}/commands", post(routes::execute))
-        .with_state(state.clone())
-        .layer(axum::middleware::from_fn(
-            command_service::error::render_problems,
-        ));
+    // The identity routes behind the layers every service has, the access policy among them.
+    let router = command_service::edge(
+        axum::Router::new()
+            .route("/api/v1/login", post(routes::login))
+            .route("/api/v1/logout", post(routes::logout))
+            .route("/api/v1/users", post(routes::register_user))
+            .route("/api/v1/users/{name}/commands", post(routes::execute))
+            .with_state(state.clone()),
+        pool.clone(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -404,24 +405,18 @@ async fn logins_beyond_the_password_checks_in_flight_are_refused_with_retry_afte
         .acquire_many_owned(routes::LOGINS_IN_FLIGHT_MAX as u32)
         .await
         .expect("the limiter is open");
-    let refused = app
-        .client
-        .post(app.url("/api/v1/login"))
-        .json(&serde_json::json!({"user": USER, "password": "irgendein-Passwort"}))
-        .send()
-        .await
-        .unwrap();
+    let login = || {
+        app.client
+            .post(app.url("/api/v1/login"))
+            .json(&serde_json::json!({"user": USER, "password": "irgendein-Passwort"}))
+            .send()
+    };
+    let refused = login().await.unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "too_many_attempts");
     drop(held);
-    let answered = app
-        .client
-        .post(app.url("/api/v1/login"))
-        .json(&serde_json::json!({"user": USER, "password": "irgendein-Passwort"}))
-        .send()
-        .await
-        .unwrap();
+    let answered = login().await.unwrap();
     assert_eq!(answered.status(), 401, "checked again once a slot is free");
 }
