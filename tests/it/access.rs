@@ -130,33 +130,6 @@ fn a_route_missing_from_the_table_is_refused_not_let_through() {
     );
 }
 
-/// Polls `url` as `token` until `done` holds for the JSON answer (the projections are
-/// asynchronous and the cluster is shared).
-async fn until(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let body: Value = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
-        if done(&body) {
-            return body;
-        }
-        assert!(std::time::Instant::now() < deadline, "{url}: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn numbers(list: &Value) -> BTreeSet<String> {
     list["items"]
         .as_array()
@@ -197,18 +170,8 @@ async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
             serde_json::json!({"title": {"de": "IT"}, "members": ["b.it"], "queues": {"it-service": ["create", "update", "assign", "close"]}}),
         ),
     ] {
-        let reply = client
-            .put(format!("{base}/api/v1/config/{path}"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            reply.status().is_success(),
-            "{path}: {}",
-            reply.text().await.unwrap()
-        );
+        let (status, text) = crate::put_config(&client, &base, &admin, path, &body).await;
+        assert!(status.is_success(), "{path}: {text}");
     }
     // The directory is cached for a second.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -244,7 +207,7 @@ async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
         theirs["number"].as_str().unwrap().to_owned(),
     );
     let worklist = format!("{base}/api/v1/tickets");
-    let both = until(&client, &worklist, &supervisor, |list| {
+    let both = crate::until(&client, &worklist, &supervisor, |list| {
         numbers(list).len() == 2
     })
     .await;
@@ -252,7 +215,7 @@ async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
         numbers(&both),
         BTreeSet::from([mine_number.clone(), theirs_number.clone()])
     );
-    let seen = until(&client, &worklist, &meldeamt, |list| {
+    let seen = crate::until(&client, &worklist, &meldeamt, |list| {
         !numbers(list).is_empty()
     })
     .await;
@@ -261,7 +224,7 @@ async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
         BTreeSet::from([mine_number.clone()]),
         "the worklist leaks"
     );
-    let found = until(
+    let found = crate::until(
         &client,
         &format!("{base}/api/v1/search?q=klemmt"),
         &meldeamt,
@@ -309,9 +272,9 @@ async fn an_agent_sees_and_works_only_the_queues_of_their_teams() {
 
 #[tokio::test]
 async fn a_browser_session_logs_in_needs_its_csrf_token_to_write_and_ends_at_logout() {
-    use std::io::Write;
     let installation = Installation::new().await;
-    let mut add = crate::itsm_command(
+    let added = itsm_with_stdin(
+        &installation,
         &[
             "user",
             "add",
@@ -320,19 +283,8 @@ async fn a_browser_session_logs_in_needs_its_csrf_token_to_write_and_ends_at_log
             "agent",
             "--password-stdin",
         ],
-        Some(&installation.config),
-    )
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"Korrekt-Pferd-Batterie-42\n")
-        .unwrap();
-    let added = add.wait_with_output().unwrap();
+        "Korrekt-Pferd-Batterie-42\n",
+    );
     assert!(added.status.success(), "{}", crate::stderr(&added));
     let _server = Server::start(&installation).await;
     let base = installation.base_url();
@@ -430,18 +382,8 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
             serde_json::json!({"title": {"de": "Ordnungsamt"}, "parent": "landratsamt"}),
         ),
     ] {
-        let reply = client
-            .put(format!("{base}/api/v1/config/{path}"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            reply.status().is_success(),
-            "{path}: {}",
-            reply.text().await.unwrap()
-        );
+        let (status, text) = crate::put_config(&client, &base, &admin, path, &body).await;
+        assert!(status.is_success(), "{path}: {text}");
     }
     for (user, unit, visibility) in [
         ("b.kollege", "bauamt", "own"),
@@ -490,20 +432,17 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
         .collect();
     let mut numbers_of = std::collections::BTreeMap::new();
     for (user, token) in &tokens {
-        let opened: Value = client
-            .post(format!("{base}/api/v1/tickets"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({
+        let opened: Value = crate::post_json(
+            &client,
+            &format!("{base}/api/v1/tickets"),
+            token,
+            &serde_json::json!({
                 "type": "incident", "title": format!("Sichtweite {user}"),
                 "description": "Sichtbarkeitstest", "requester": {"name": user},
                 "impact": "low", "urgency": "low"
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            }),
+        )
+        .await;
         let number = opened["number"].as_str().expect("opened").to_owned();
         numbers_of.insert(*user, number);
     }
@@ -524,14 +463,14 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
     let search = format!("{base}/api/v1/search?q=sichtweite");
 
     let granted = token("b.berechtigt");
-    let seen = until(&client, &worklist, &granted, |list| {
+    let seen = crate::until(&client, &worklist, &granted, |list| {
         numbers(list).len() >= 3
     })
     .await;
     assert_eq!(numbers(&seen), bauamt, "the granted requester's worklist");
-    let found = until(&client, &search, &granted, |list| numbers(list).len() >= 3).await;
+    let found = crate::until(&client, &search, &granted, |list| numbers(list).len() >= 3).await;
     assert_eq!(numbers(&found), bauamt, "the granted requester's search");
-    let narrowed = until(
+    let narrowed = crate::until(
         &client,
         &format!("{worklist}?requester=b.kollege"),
         &granted,
@@ -572,9 +511,9 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
 
     let alone = token("b.allein");
     let own = BTreeSet::from([number("b.allein")]);
-    let seen = until(&client, &worklist, &alone, |list| !numbers(list).is_empty()).await;
+    let seen = crate::until(&client, &worklist, &alone, |list| !numbers(list).is_empty()).await;
     assert_eq!(numbers(&seen), own, "an ungranted requester's worklist");
-    let found = until(&client, &search, &alone, |list| !numbers(list).is_empty()).await;
+    let found = crate::until(&client, &search, &alone, |list| !numbers(list).is_empty()).await;
     assert_eq!(numbers(&found), own, "an ungranted requester's search");
     let colleague = client
         .get(format!("{base}/api/v1/tickets/{}", number("b.kollege")))
@@ -590,7 +529,7 @@ async fn a_requester_granted_their_unit_sees_the_tickets_of_its_requesters_and_n
 
     let head = token("l.leitung");
     let everything: BTreeSet<String> = numbers_of.values().cloned().collect();
-    let seen = until(&client, &worklist, &head, |list| numbers(list).len() >= 4).await;
+    let seen = crate::until(&client, &worklist, &head, |list| numbers(list).len() >= 4).await;
     assert_eq!(numbers(&seen), everything, "the unit above sees both units");
 }
 

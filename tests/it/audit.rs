@@ -35,20 +35,15 @@ async fn auditors_see_the_past_verify_and_export_and_every_use_is_recorded() {
 
     let before_open = now();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let opened: Value = client
-        .post(format!("{base}/api/v1/tickets"))
-        .bearer_auth(&agent)
-        .json(
-            &json!({"type": "incident", "title": "Fachverfahren startet nicht",
+    let opened: Value = crate::post_json(
+        &client,
+        &format!("{base}/api/v1/tickets"),
+        &agent,
+        &json!({"type": "incident", "title": "Fachverfahren startet nicht",
             "description": "Fehlermeldung beim Anmelden", "requester": {"name": "Erika Mustermann"},
             "impact": "medium", "urgency": "high", "queue": "first-level"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    )
+    .await;
     let (id, number) = (
         opened["id"].as_str().unwrap().to_owned(),
         opened["number"].as_str().unwrap().to_owned(),
@@ -98,15 +93,12 @@ async fn auditors_see_the_past_verify_and_export_and_every_use_is_recorded() {
     assert_eq!(past(&auditor, "yesterday").await.unwrap().status(), 422);
 
     // One ticket's chain.
-    let verdict: Value = client
-        .get(format!("{base}/api/v1/audit/verify?ticket={number}"))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verdict: Value = crate::get_json(
+        &client,
+        &format!("{base}/api/v1/audit/verify?ticket={number}"),
+        &auditor,
+    )
+    .await;
     assert_eq!(verdict["intact"], true, "{verdict}");
     assert_eq!(verdict["events"], 2);
 
@@ -230,15 +222,12 @@ async fn auditors_see_the_past_verify_and_export_and_every_use_is_recorded() {
         report.contains(&format!("BROKEN: stream {id} version 1: stored hash")),
         "{report}"
     );
-    let verdict: Value = client
-        .get(format!("{base}/api/v1/audit/verify?ticket={number}"))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verdict: Value = crate::get_json(
+        &client,
+        &format!("{base}/api/v1/audit/verify?ticket={number}"),
+        &auditor,
+    )
+    .await;
     assert_eq!(verdict["intact"], false, "{verdict}");
     assert_eq!(verdict["problems"][0]["break"], "hash_mismatch");
     assert_eq!(verdict["problems"][0]["version"], 1);

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use event_store::crypto::MasterKey;
 use event_store::testing::TestDatabase;
+use serde_json::Value;
 
 /// A fresh database with an `itsm.toml` pointing at it.
 #[derive(Debug)]
@@ -125,6 +126,73 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// How long a test waits for the asynchronous projections to catch up with a command.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(20);
+
+/// `GET url` as `token`: the JSON answer.
+pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST url` of `body` as `token`: the JSON answer.
+pub async fn post_json(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Reads `GET url` as `token` until `done` holds for the JSON answer (the projections are
+/// asynchronous and trail the command).
+pub async fn until(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + CATCH_UP_WAIT;
+    loop {
+        let body = get_json(client, url, token).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{url} never got there: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `PUT /api/v1/config/{path}` of `definition` as `token`: the status and the answer's text.
+pub async fn put_config(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    definition: &Value,
+) -> (reqwest::StatusCode, String) {
+    let reply = client
+        .put(format!("{base}/api/v1/config/{path}"))
+        .bearer_auth(token)
+        .json(definition)
+        .send()
+        .await
+        .unwrap();
+    (reply.status(), reply.text().await.unwrap())
 }
 
 /// The NATS server the README's commands start.

@@ -48,18 +48,9 @@ async fn a_write_is_readable_with_its_token_and_announced_live() {
         .starts_with("text/event-stream"));
     read_until(&mut live, "event: ready", Duration::from_secs(10)).await;
 
-    let opened: Value = client
-        .post(format!("{base}/api/v1/tickets"))
-        .bearer_auth(&token)
-        .json(&json!({"type": "incident", "title": "Drücker im Bürgerbüro defekt",
+    let opened: Value = crate::post_json(&client, &format!("{base}/api/v1/tickets"), &token, &json!({"type": "incident", "title": "Drücker im Bürgerbüro defekt",
             "description": "Kein Ausdruck seit heute früh", "requester": {"name": "Erika Mustermann"},
-            "impact": "high", "urgency": "high", "queue": "first-level"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+            "impact": "high", "urgency": "high", "queue": "first-level"})).await;
     let (id, number) = (
         opened["id"].as_str().unwrap().to_owned(),
         opened["number"].as_str().unwrap().to_owned(),
@@ -93,17 +84,12 @@ async fn a_write_is_readable_with_its_token_and_announced_live() {
         .await
         .unwrap();
     let after = assigned["consistency_token"].as_str().unwrap();
-    let worklist: Value = client
-        .get(format!(
-            "{base}/api/v1/tickets?queue=first-level&assignee=me&after={after}"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let worklist: Value = crate::get_json(
+        &client,
+        &format!("{base}/api/v1/tickets?queue=first-level&assignee=me&after={after}"),
+        &token,
+    )
+    .await;
     let items = worklist["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{worklist}");
     assert_eq!(items[0]["number"], number.as_str());
@@ -127,15 +113,8 @@ async fn a_write_is_readable_with_its_token_and_announced_live() {
     assert_eq!(entries[1]["event_type"], "ticket.assigned");
     assert_eq!(entries[1]["actor"], "k.meier");
 
-    let found: Value = client
-        .get(format!("{base}/api/v1/search?q=drucker"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value =
+        crate::get_json(&client, &format!("{base}/api/v1/search?q=drucker"), &token).await;
     assert!(
         found.to_string().contains(&id),
         "umlaut-folded search: {found}"

@@ -2,40 +2,11 @@
 //! policy over HTTP; a ticket's clocks run, pause while it waits for the requester, and are met;
 //! the explanation and the compliance report show it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::{Installation, Server};
-
-/// Reads the SLA view until `done` holds for it (the SLA projection trails the command).
-async fn sla_until(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let view: Value = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if done(&view) {
-            return view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "SLA view never got there: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
@@ -59,38 +30,22 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
                 {"first_response_minutes": 60, "resolution_minutes": 480}]}),
         ),
     ] {
-        let reply = client
-            .put(format!("{base}/api/v1/config/{path}"))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            reply.status(),
-            201,
-            "{path}: {}",
-            reply.text().await.unwrap()
-        );
+        let (status, text) = crate::put_config(&client, &base, &admin, path, &body).await;
+        assert_eq!(status, 201, "{path}: {text}");
     }
 
-    let opened: Value = client
-        .post(format!("{base}/api/v1/tickets"))
-        .bearer_auth(&agent)
-        .json(
-            &json!({"type": "incident", "title": "Scanner im Einwohnermeldeamt defekt",
+    let opened: Value = crate::post_json(
+        &client,
+        &format!("{base}/api/v1/tickets"),
+        &agent,
+        &json!({"type": "incident", "title": "Scanner im Einwohnermeldeamt defekt",
             "requester": {"name": "Erika Mustermann"}, "impact": "medium", "urgency": "medium",
             "queue": "first-level"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    )
+    .await;
     let number = opened["number"].as_str().unwrap().to_owned();
     let url = format!("{base}/api/v1/tickets/{number}/sla");
-    let running = sla_until(&client, &url, &agent, |view| {
+    let running = crate::until(&client, &url, &agent, |view| {
         view["clocks"]
             .as_array()
             .is_some_and(|clocks| clocks.len() == 2)
@@ -112,15 +67,8 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     );
     assert!(resolution["due_at"].is_string());
     // The worklist shows the same clock with the business minutes left and when it warns.
-    let worklist: Value = client
-        .get(format!("{base}/api/v1/tickets?sort=due"))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let worklist: Value =
+        crate::get_json(&client, &format!("{base}/api/v1/tickets?sort=due"), &agent).await;
     let item = &worklist["items"][0];
     assert_eq!(item["number"], number.as_str());
     assert_eq!(item["sla_state"], "running");
@@ -156,7 +104,7 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     };
     command(json!({"type": "assign", "assignee": "k.meier"})).await;
     command(json!({"type": "set_pending", "reason": "waiting_for_requester"})).await;
-    let paused = sla_until(&client, &url, &agent, |view| {
+    let paused = crate::until(&client, &url, &agent, |view| {
         view["clocks"][1]["state"] == "paused"
     })
     .await;
@@ -176,7 +124,7 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     command(json!({"type": "start_work"})).await;
     command(json!({"type": "add_reply", "body": "Der Scanner ist getauscht."})).await;
     command(json!({"type": "resolve", "code": "fixed", "text": "Gerät getauscht"})).await;
-    let met = sla_until(&client, &url, &agent, |view| {
+    let met = crate::until(&client, &url, &agent, |view| {
         view["clocks"][1]["state"] == "met"
     })
     .await;
@@ -212,15 +160,12 @@ async fn a_tickets_clocks_run_pause_and_are_met_and_the_report_counts_them() {
     assert_eq!(clocks[1]["segments"].as_array().unwrap().len(), 2);
     assert_eq!(clocks[1]["policy"], "default");
 
-    let report: Value = client
-        .get(format!("{base}/api/v1/reports/sla-compliance"))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = crate::get_json(
+        &client,
+        &format!("{base}/api/v1/reports/sla-compliance"),
+        &agent,
+    )
+    .await;
     let rows = report.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{report}");
     for row in rows {
