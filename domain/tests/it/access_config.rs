@@ -3,11 +3,10 @@
 //! public API only.
 
 use domain::config::access::{OrgUnitDefinition, QueueRight, TeamDefinition};
-use domain::config::{
-    decide, references_of, ConfigCommand, ConfigError, ConfigEvent, ConfigItem, ConfigName, Kind,
-    References,
-};
+use domain::config::{references_of, ConfigCommand, ConfigError, ConfigEvent, Kind};
 use serde_json::{json, Value};
+
+use crate::config_support::{self, defined, invalid, name, with, Configuration, NEW};
 
 const SERVICEDESK: &str = "it-servicedesk";
 const FACHVERFAHREN: &str = "fachverfahren";
@@ -15,33 +14,6 @@ const TEAM: &str = "servicedesk-1st-level";
 const MINISTERIUM: &str = "ministerium";
 const ABTEILUNG: &str = "abteilung-1";
 const REFERAT: &str = "referat-11";
-/// The item under test when its kind's usual name would clash with the configuration.
-const NEW: &str = "neu";
-
-/// An in-memory configuration: the active items, as `(kind, name, definition)`.
-struct Configuration(Vec<(Kind, String, Value)>);
-
-impl References for Configuration {
-    fn exists(&self, kind: Kind, name: &str) -> bool {
-        self.0.iter().any(|(k, n, _)| *k == kind && n == name)
-    }
-
-    fn used_by(&self, kind: Kind, name: &str) -> Vec<(Kind, String)> {
-        let target = (kind, name.to_owned());
-        self.0
-            .iter()
-            .filter(|(k, _, definition)| references_of(*k, definition).contains(&target))
-            .map(|(k, n, _)| (*k, n.clone()))
-            .collect()
-    }
-
-    fn parent_of(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, n, _)| *k == Kind::OrgUnit && n == name)
-            .and_then(|(_, _, definition)| definition.get("parent")?.as_str().map(str::to_owned))
-    }
-}
 
 fn queue(title: &str) -> Value {
     json!({"title": {"de": title}})
@@ -86,24 +58,6 @@ fn landesamt() -> Configuration {
     ])
 }
 
-fn name(text: &str) -> ConfigName {
-    ConfigName::try_from(text.to_owned()).expect("valid name")
-}
-
-fn defined(item: &str, definition: Value) -> ConfigEvent {
-    ConfigEvent::Defined {
-        name: name(item),
-        definition,
-    }
-}
-
-/// The item its events leave.
-fn given(events: &[ConfigEvent]) -> ConfigItem {
-    events
-        .iter()
-        .fold(ConfigItem::default(), |item, event| item.apply(event))
-}
-
 /// Decides `command` on item `item` of `kind` after `events`, against the [`landesamt`].
 fn when(
     kind: Kind,
@@ -111,7 +65,7 @@ fn when(
     events: &[ConfigEvent],
     command: ConfigCommand,
 ) -> Result<Vec<ConfigEvent>, ConfigError> {
-    decide(kind, &name(item), &given(events), &command, &landesamt())
+    config_support::when(kind, item, events, command, &landesamt())
 }
 
 /// Defining item `item` of `kind` (after its definition in the [`landesamt`], if any) appends
@@ -159,16 +113,8 @@ fn existing(kind: Kind, item: &str) -> Vec<ConfigEvent> {
         .collect()
 }
 
-fn invalid(reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        reason: reason.into(),
-    }
-}
-
 fn team_with(field: &str, value: Value) -> Value {
-    let mut definition = team();
-    definition[field] = value;
-    definition
+    with(team(), field, value)
 }
 
 // Teams.

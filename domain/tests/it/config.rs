@@ -5,37 +5,18 @@
 use domain::calendar::CalendarError;
 use domain::config::sla::{SlaPolicyDefinition, TARGET_MINUTES_MAX};
 use domain::config::{
-    decide, references_of, ConfigCommand, ConfigError, ConfigEvent, ConfigItem, ConfigName, Kind,
-    References,
+    references_of, ConfigCommand, ConfigError, ConfigEvent, ConfigItem, ConfigName, Kind,
 };
 use domain::ticket::{Priority, TicketType};
 use serde_json::{json, Value};
+
+use crate::config_support::{defined, given, invalid, name, when, with, Configuration, NEW};
 
 const CALENDAR: &str = "servicezeiten-berlin";
 const QUEUE: &str = "it-servicedesk";
 const CATEGORY: &str = "berechtigungen";
 const POLICY: &str = "standard";
 const SERVICE: &str = "fachverfahren-zugang";
-/// The item under test when its kind's usual name would clash with the configuration.
-const NEW: &str = "neu";
-
-/// An in-memory configuration: the active items, as `(kind, name, definition)`.
-struct Configuration(Vec<(Kind, String, Value)>);
-
-impl References for Configuration {
-    fn exists(&self, kind: Kind, name: &str) -> bool {
-        self.0.iter().any(|(k, n, _)| *k == kind && n == name)
-    }
-
-    fn used_by(&self, kind: Kind, name: &str) -> Vec<(Kind, String)> {
-        let target = (kind, name.to_owned());
-        self.0
-            .iter()
-            .filter(|(k, _, definition)| references_of(*k, definition).contains(&target))
-            .map(|(k, n, _)| (*k, n.clone()))
-            .collect()
-    }
-}
 
 /// Mon–Fri office hours of a Berlin Bürgeramt, Berlin holidays, closed 24 and 31 December.
 fn calendar() -> Value {
@@ -107,41 +88,12 @@ fn landesamt() -> Configuration {
     ])
 }
 
-fn name(text: &str) -> ConfigName {
-    ConfigName::try_from(text.to_owned()).expect("valid name")
-}
-
-fn defined(item: &str, definition: Value) -> ConfigEvent {
-    ConfigEvent::Defined {
-        name: name(item),
-        definition,
-    }
-}
-
 fn retired(item: &str) -> ConfigEvent {
     ConfigEvent::Retired { name: name(item) }
 }
 
 fn define(definition: Value) -> ConfigCommand {
     ConfigCommand::Define { definition }
-}
-
-/// The item its events leave.
-fn given(events: &[ConfigEvent]) -> ConfigItem {
-    events
-        .iter()
-        .fold(ConfigItem::default(), |item, event| item.apply(event))
-}
-
-/// Decides `command` on item `item` of `kind` after `events`, against `configuration`.
-fn when(
-    kind: Kind,
-    item: &str,
-    events: &[ConfigEvent],
-    command: ConfigCommand,
-    configuration: &Configuration,
-) -> Result<Vec<ConfigEvent>, ConfigError> {
-    decide(kind, &name(item), &given(events), &command, configuration)
 }
 
 /// Defining a new item [`NEW`] of `kind` in the [`landesamt`] appends exactly `then`.
@@ -167,17 +119,6 @@ fn refused(kind: Kind, definition: Value, code: &str) -> ConfigError {
 #[track_caller]
 fn check_refused(kind: Kind, definition: Value, expected: ConfigError) {
     assert_eq!(refused(kind, definition, expected.code()), expected);
-}
-
-fn invalid(reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        reason: reason.into(),
-    }
-}
-
-fn with(mut definition: Value, field: &str, value: Value) -> Value {
-    definition[field] = value;
-    definition
 }
 
 fn without(mut definition: Value, field: &str) -> Value {

@@ -3,6 +3,7 @@
 mod access_config;
 mod business_time;
 mod config;
+mod config_support;
 mod holidays;
 mod properties;
 mod sla_clocks;
