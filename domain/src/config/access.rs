@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::Localized;
 use super::ConfigError;
+use crate::identity::{UserName, USER_NAME_CHARS_MAX};
 
 /// Most members one team has.
 pub const TEAM_MEMBERS_MAX: usize = 500;
 /// Most queues one team names.
 pub const TEAM_QUEUES_MAX: usize = 500;
-/// Longest user name a team lists, in characters.
-pub const USER_NAME_LENGTH_MAX: usize = 100;
 
 /// What a team may do with the tickets of a queue. Every right implies [`QueueRight::Read`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,7 +47,7 @@ impl QueueRight {
 #[serde(deny_unknown_fields)]
 pub struct TeamDefinition {
     pub title: Localized,
-    /// User names, distinct.
+    /// User names ([`UserName`]), distinct.
     pub members: Vec<String>,
     /// Queue name → rights (stored with `read` added and in canonical order).
     pub queues: BTreeMap<String, Vec<QueueRight>>,
@@ -68,9 +67,9 @@ impl TeamDefinition {
         }
         let mut seen = BTreeSet::new();
         for (index, member) in self.members.iter().enumerate() {
-            if !is_user_name(member) {
+            if UserName::parse(member).is_err() {
                 return Err(invalid(format!(
-                    "members[{index}] must be 1 to {USER_NAME_LENGTH_MAX} of a-z, 0-9, ., _ and -"
+                    "members[{index}] must be 1 to {USER_NAME_CHARS_MAX} of a-z, 0-9, ., _ and -"
                 )));
             }
             if !seen.insert(member.as_str()) {
@@ -108,15 +107,6 @@ fn normalized_rights(queue: &str, rights: &[QueueRight]) -> Result<Vec<QueueRigh
         .into_iter()
         .filter(|right| *right == QueueRight::Read || distinct.contains(right))
         .collect())
-}
-
-/// Whether `text` is a user name a team may list: 1 to 100 of `a-z 0-9 . _ -`.
-fn is_user_name(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= USER_NAME_LENGTH_MAX
-        && text.bytes().all(|byte| {
-            byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-".contains(&byte)
-        })
 }
 
 /// An organisation unit (Behörde, Abteilung, Referat …), below its parent if it has one.
