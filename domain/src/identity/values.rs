@@ -5,13 +5,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::error::UserError;
+use crate::ticket::values::check_email;
+/// Longest e-mail address: the requester's limit (RFC 5321's path limit).
+pub use crate::ticket::values::EMAIL_CHARS_MAX;
 
 /// Longest user name.
 pub const USER_NAME_CHARS_MAX: usize = 100;
 /// Longest display name.
 pub const DISPLAY_NAME_CHARS_MAX: usize = 200;
-/// Longest e-mail address (RFC 5321's path limit).
-pub const EMAIL_CHARS_MAX: usize = 254;
 /// Longest organisational unit.
 pub const ORG_UNIT_CHARS_MAX: usize = 100;
 
@@ -35,20 +36,6 @@ impl UserName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for UserName {
-    type Error = UserError;
-
-    fn try_from(text: String) -> Result<UserName, UserError> {
-        UserName::parse(&text)
-    }
-}
-
-impl From<UserName> for String {
-    fn from(name: UserName) -> String {
-        name.0
     }
 }
 
@@ -130,7 +117,8 @@ impl DisplayName {
     }
 }
 
-/// An e-mail address: one `@` between a non-empty local part and a domain with a dot.
+/// An e-mail address: a ticket requester's address (one `@` with text on both sides, no white
+/// space, at most [`EMAIL_CHARS_MAX`] characters) whose domain has a dot inside.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -139,17 +127,11 @@ impl Email {
     /// `value` as an address, if it looks like one.
     pub fn parse(value: &str) -> Result<Email, UserError> {
         let address = text(value, EMAIL_CHARS_MAX).ok_or(UserError::InvalidEmail)?;
-        let valid = match address.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !address.contains(char::is_whitespace)
-            }
-            None => false,
-        };
+        // The requester's rule, and a domain with a dot inside.
+        let valid = check_email(&address).is_ok()
+            && address.split_once('@').is_some_and(|(_, domain)| {
+                domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            });
         valid
             .then_some(Email(address))
             .ok_or(UserError::InvalidEmail)
@@ -223,7 +205,7 @@ macro_rules! string_conversions {
     )*};
 }
 
-string_conversions!(DisplayName, Email, OrgUnit);
+string_conversions!(UserName, DisplayName, Email, OrgUnit);
 
 /// Serde for `Option<Option<T>>` fields: absent is `None`, `null` is `Some(None)`.
 pub(super) mod present {

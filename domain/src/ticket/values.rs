@@ -407,7 +407,7 @@ impl Requester {
 }
 
 /// A plausible address: one `@` with text on both sides, no white space, not too long.
-fn check_email(email: &str) -> Result<(), ValueError> {
+pub(crate) fn check_email(email: &str) -> Result<(), ValueError> {
     let Some((local, domain)) = email.split_once('@') else {
         return Err(ValueError::EmailInvalid);
     };
