@@ -269,10 +269,11 @@ fn parse<T: serde::de::DeserializeOwned>(definition: &Value) -> Result<T, Config
     })
 }
 
-/// Checks a definition of `kind` on its own and against `references`; answers it normalized
-/// (defaults filled in), as it will be stored.
+/// Checks a definition of item `name` of `kind` on its own and against `references`; answers it
+/// normalized (defaults filled in), as it will be stored.
 pub fn validate(
     kind: Kind,
+    name: &ConfigName,
     definition: &Value,
     references: &dyn References,
 ) -> Result<Value, ConfigError> {
@@ -327,6 +328,7 @@ pub fn validate(
             unit.validate()?;
             if let Some(parent) = &unit.parent {
                 require("parent", Kind::OrgUnit, parent)?;
+                refuse_cycle(name, parent, references)?;
             }
             serde_json::to_value(unit)
         }
@@ -353,10 +355,7 @@ pub fn decide(
 ) -> Result<Vec<ConfigEvent>, ConfigError> {
     match command {
         ConfigCommand::Define { definition } => {
-            let definition = validate(kind, definition, references)?;
-            if kind == Kind::OrgUnit {
-                refuse_cycle(name, &definition, references)?;
-            }
+            let definition = validate(kind, name, definition, references)?;
             if current.is_active() && current.definition.as_ref() == Some(&definition) {
                 return Ok(Vec::new());
             }
@@ -387,17 +386,14 @@ pub fn decide(
     }
 }
 
-/// Refuses org unit `name` with `definition` if it would become its own ancestor.
+/// Refuses org unit `name` below `parent` if it would become its own ancestor.
 fn refuse_cycle(
     name: &ConfigName,
-    definition: &Value,
+    parent: &str,
     references: &dyn References,
 ) -> Result<(), ConfigError> {
     let mut chain = vec![name.to_string()];
-    let mut next = definition
-        .get("parent")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let mut next = Some(parent.to_owned());
     while let Some(ancestor) = next {
         // A chain that closes on something other than `name` was stored before; not ours to refuse.
         let known = chain.contains(&ancestor);
