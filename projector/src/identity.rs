@@ -213,8 +213,8 @@ impl Projection for IdentityProjection {
         let names = user_names(connection, &ids)
             .await
             .map_err(|error| ApplyError::from_database(error, first))?;
-        let unique: BTreeSet<&String> = names.values().collect();
-        let unique: Vec<&String> = unique.into_iter().collect();
+        // One name per stream: the stream id is derived from the name.
+        let unique: Vec<&String> = names.values().collect();
         let mut rows = load_rows(connection, generation, &unique, first).await?;
         let mut changed = BTreeSet::new();
         for (stored, event) in &decoded {
@@ -225,15 +225,12 @@ impl Projection for IdentityProjection {
             let name = names
                 .get(&stored.stream_id)
                 .ok_or_else(|| poison("the user stream has no user.registered".to_owned()))?;
-            let current = rows.remove(name);
-            if let Some(row) = current
-                .as_ref()
-                .filter(|row| row.version >= stored.stream_version as i64)
-            {
-                rows.insert(name.clone(), row.clone());
+            let version = stored.stream_version as i64;
+            if rows.get(name).is_some_and(|row| row.version >= version) {
                 continue;
             }
-            let row = fold(current, event, stored).map_err(|error| poison(error.to_string()))?;
+            let row = fold(rows.remove(name), event, stored)
+                .map_err(|error| poison(error.to_string()))?;
             changed.insert(name.clone());
             rows.insert(name.clone(), row);
         }
