@@ -98,6 +98,19 @@ pub struct RelatedTicket {
     pub queue: Option<String>,
 }
 
+impl RelatedTicket {
+    /// Whether `reader` may see this ticket named in a view.
+    fn readable_by(&self, (actor, scope, visibility): Reader<'_>) -> bool {
+        may_read(
+            actor,
+            scope,
+            visibility,
+            self.queue.as_deref(),
+            self.requester_user_id.as_deref(),
+        )
+    }
+}
+
 /// The ticket this one was merged into.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergeTarget {
@@ -475,7 +488,7 @@ async fn links(
     connection: &mut PgConnection,
     generation: i32,
     ticket: Uuid,
-    (actor, scope, visibility): Reader<'_>,
+    reader: Reader<'_>,
 ) -> Result<Vec<LinkView>, ApiError> {
     let rows: Vec<LinkRow> = sqlx::query_as(
         "SELECT 'outgoing' AS direction, l.link_type, l.created_by, l.created_at, \
@@ -498,15 +511,7 @@ async fn links(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|row| {
-            may_read(
-                actor,
-                scope,
-                visibility,
-                row.ticket.queue.as_deref(),
-                row.ticket.requester_user_id.as_deref(),
-            )
-        })
+        .filter(|row| row.ticket.readable_by(reader))
         .map(|row| LinkView {
             direction: row.direction,
             link_type: row.link_type,
@@ -577,7 +582,7 @@ async fn merged_from(
     connection: &mut PgConnection,
     generation: i32,
     ticket: Uuid,
-    (actor, scope, visibility): Reader<'_>,
+    reader: Reader<'_>,
 ) -> Result<Vec<RelatedTicket>, ApiError> {
     let rows: Vec<RelatedTicket> = sqlx::query_as(
         "SELECT ticket_id, number, title, status, requester_user_id, queue FROM rm_tickets \
@@ -590,15 +595,7 @@ async fn merged_from(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|row| {
-            may_read(
-                actor,
-                scope,
-                visibility,
-                row.queue.as_deref(),
-                row.requester_user_id.as_deref(),
-            )
-        })
+        .filter(|row| row.readable_by(reader))
         .collect())
 }
 
