@@ -113,6 +113,8 @@ pub struct AppState {
     pub(crate) auditing: Option<Arc<audit::Auditing>>,
     /// Teams and organisation units, for what each caller may see (issue 6).
     pub(crate) directory: Arc<command_service::access::DirectoryCache>,
+    /// The SLA projection's calendars and policies, for the worklist's remaining minutes.
+    pub(crate) sla_config: Arc<sla::ConfigCache>,
 }
 
 impl AppState {
@@ -131,6 +133,7 @@ impl AppState {
         ));
         AppState {
             directory,
+            sla_config: Arc::default(),
             pool: settings.pool,
             consistency,
             live,

@@ -3,6 +3,9 @@
 //! time, warning thresholds, and the segments and target changes the elapsed time is made of, with
 //! the policy and calendar versions used. And `GET /api/v1/reports/sla-compliance`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -86,37 +89,77 @@ pub struct SlaView {
     pub clocks: Vec<ClockView>,
 }
 
+/// The SLA projection's calendars and policies as last loaded, with the generation and number of
+/// `rm_sla_config` rows they were loaded at. A generation's rows are only ever inserted (one per
+/// version), so the same count is the same configuration: a worklist page reloads and reparses
+/// it only after a configuration event, not on every request.
+#[derive(Debug, Default)]
+pub(crate) struct ConfigCache {
+    loaded: std::sync::Mutex<Option<(i32, i64, Arc<ProjectedConfig>)>>,
+}
+
+impl ConfigCache {
+    /// The configuration of `generation` holding at least `config_rows` rows: the cached one if
+    /// it was loaded at that count, else a fresh load (never older than the count).
+    async fn config(
+        &self,
+        pool: &sqlx::PgPool,
+        generation: i32,
+        config_rows: i64,
+    ) -> Result<Arc<ProjectedConfig>, ApiError> {
+        if let Some((cached_generation, cached_rows, config)) = self.lock().as_ref() {
+            if (*cached_generation, *cached_rows) == (generation, config_rows) {
+                return Ok(config.clone());
+            }
+        }
+        let config =
+            Arc::new(ProjectedConfig::load(&mut *pool.acquire().await?, generation).await?);
+        *self.lock() = Some((generation, config_rows, config.clone()));
+        Ok(config)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i32, i64, Arc<ProjectedConfig>)>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The page's clocks in the SLA projection's active generation, with that generation and its
+/// number of `rm_sla_config` rows, in one statement (one snapshot).
+const PAGE_CLOCKS_SQL: &str = "\
+WITH active AS (\
+    SELECT p.active_generation AS generation, \
+           (SELECT count(*) FROM rm_sla_config c WHERE c.generation = p.active_generation) AS config_rows \
+    FROM projections p WHERE p.name = $1) \
+SELECT s.ticket_id, s.clocks, a.generation, a.config_rows \
+FROM active a JOIN rm_sla_clocks s ON s.generation = a.generation AND s.ticket_id = ANY($2)";
+
 /// The business minutes left on the resolution clocks of `tickets` as read at `now` (target
 /// minus used; negative once breached), for the clocks still running or paused: the worklist's
-/// `remaining_minutes`. One read of the page's clocks and one of the calendars and policies.
+/// `remaining_minutes`. One read of the page's clocks; the calendars and policies come from
+/// `cache`, loaded again only when they changed. A configuration loaded after the clocks were
+/// read is never older than they are (calendar versions are kept), so their times stay exact.
 pub(crate) async fn remaining_resolution_minutes(
     pool: &sqlx::PgPool,
+    cache: &ConfigCache,
     tickets: &[Uuid],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashMap<Uuid, i64>, ApiError> {
-    let mut remaining = std::collections::HashMap::new();
+) -> Result<HashMap<Uuid, i64>, ApiError> {
+    let mut remaining = HashMap::new();
     if tickets.is_empty() {
         return Ok(remaining);
     }
-    let mut transaction = snapshot(pool).await?;
-    let Some(generation) =
-        projector::checkpoint::active_generation(&mut *transaction, projector::sla::SLA).await?
-    else {
+    let rows: Vec<(Uuid, serde_json::Value, i32, i64)> = sqlx::query_as(PAGE_CLOCKS_SQL)
+        .bind(projector::sla::SLA)
+        .bind(tickets)
+        .fetch_all(pool)
+        .await?;
+    let Some((_, _, generation, config_rows)) = rows.first() else {
         return Ok(remaining);
     };
-    let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
-        "SELECT ticket_id, clocks FROM rm_sla_clocks WHERE generation = $1 AND ticket_id = ANY($2)",
-    )
-    .bind(generation)
-    .bind(tickets)
-    .fetch_all(&mut *transaction)
-    .await?;
-    if rows.is_empty() {
-        return Ok(remaining);
-    }
-    let config = ProjectedConfig::load(&mut transaction, generation).await?;
-    transaction.commit().await?;
-    for (ticket, stored) in rows {
+    let config = cache.config(pool, *generation, *config_rows).await?;
+    for (ticket, stored, _, _) in rows {
         let clocks: TicketClocks = serde_json::from_value(stored)
             .map_err(|error| ApiError::Unexpected(anyhow::Error::new(error)))?;
         let open = clocks.clocks.iter().find(|clock| {
@@ -124,7 +167,7 @@ pub(crate) async fn remaining_resolution_minutes(
                 && matches!(clock.state, ClockState::Running | ClockState::Paused)
         });
         if let Some(clock) = open {
-            let used = clock.elapsed_at(now, &config);
+            let used = clock.elapsed_at(now, &*config);
             remaining.insert(ticket, domain::sla::minutes(clock.target_seconds() - used));
         }
     }

@@ -391,13 +391,25 @@ fn sla(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// From when the resolution clock of `s` counts as close to its due time `x.due_at` (the lateral
+/// of the page macros): a quarter of its target before it. NULL while the clock does not run.
+/// The worklist's `warning_at` and the `sla=warning` filter.
+macro_rules! warning_at_sql {
+    () => {
+        "(x.due_at - s.resolution_target_s * interval '1 second' / 4)"
+    };
+}
+
 /// The `sla` filter (`$15`, never NULL) over the lateral `x` of the page macros. `warning`:
-/// running, not yet due, and due within a quarter of the target from now.
+/// running, not yet due, and past its `warning_at_sql!`.
 macro_rules! sla_filter_sql {
     () => {
-        "(coalesce(x.sla_state, 'none') = $15 \
-          OR ($15 = 'warning' AND x.sla_state = 'running' \
-              AND x.due_at <= now() + s.resolution_target_s * interval '1 second' / 4))"
+        concat!(
+            "(coalesce(x.sla_state, 'none') = $15 \
+              OR ($15 = 'warning' AND x.sla_state = 'running' AND ",
+            warning_at_sql!(),
+            " <= now()))"
+        )
     };
 }
 
@@ -438,7 +450,9 @@ macro_rules! clocks_then_page_sql {
         concat!(
             "SELECT ",
             summary_columns!(),
-            ", x.sla_state, x.due_at, x.due_at - s.resolution_target_s * interval '1 second' / 4 AS warning_at FROM rm_tickets t",
+            ", x.sla_state, x.due_at, ",
+            warning_at_sql!(),
+            " AS warning_at FROM rm_tickets t",
             sla_clocks_join!(),
             "CROSS JOIN LATERAL (SELECT ",
             sla_state_sql!("resolution"),
@@ -461,7 +475,9 @@ macro_rules! page_then_clocks_sql {
         concat!(
             "SELECT ",
             summary_columns!(),
-            ", x.sla_state, x.due_at, x.due_at - s.resolution_target_s * interval '1 second' / 4 AS warning_at FROM (SELECT ",
+            ", x.sla_state, x.due_at, ",
+            warning_at_sql!(),
+            " AS warning_at FROM (SELECT ",
             summary_columns!(),
             " FROM rm_tickets t",
             filters_sql!($open, $sla, $keyset),
@@ -642,7 +658,9 @@ pub async fn list(
         .filter(|row| row.sla_state.is_some())
         .map(|row| row.ticket.id)
         .collect();
-    let remaining = crate::sla::remaining_resolution_minutes(&state.pool, &ids, Utc::now()).await?;
+    let remaining =
+        crate::sla::remaining_resolution_minutes(&state.pool, &state.sla_config, &ids, Utc::now())
+            .await?;
     for row in &mut rows {
         row.remaining_minutes = remaining.get(&row.ticket.id).copied();
     }
